@@ -1,0 +1,50 @@
+# Set-up-and-run entry points. Every target creates .venv and installs when needed.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+HOST   ?= 127.0.0.1
+PORT   ?= 8866
+
+.PHONY: install demo test lint format lab dashboard bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || { command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or pass PYTHON=...)"; exit 1; }; $(PYTHON) -m venv $(VENV); }
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/circman demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lab: $(STAMP)
+	$(BIN)/circman lab
+
+dashboard: $(STAMP)
+	$(BIN)/circman dashboard --host $(HOST) --port $(PORT)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Re-resolve the pinned versions (run after changing dependencies in pyproject.toml).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -q -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache benchmarks/results

@@ -1,0 +1,65 @@
+"""Shared fixtures: a fresh config, a temporary DuckDB store, a fresh initialised twin.
+
+Every test runs with ``CIRCMAN_DB`` pointing into its own temporary folder so that no
+test touches ``data/circman.duckdb``, and Jupyter/IPython write under a temporary home.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from circman_kernel.config import CircmanConfig, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _jupyter_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("jupyter-home")
+    for var, sub in {
+        "JUPYTER_CONFIG_DIR": "config",
+        "JUPYTER_DATA_DIR": "data",
+        "JUPYTER_RUNTIME_DIR": "runtime",
+        "IPYTHONDIR": "ipython",
+    }.items():
+        os.environ.setdefault(var, str(home / sub))
+    os.environ.setdefault("MPLCONFIGDIR", str(home / "mpl"))
+
+
+@pytest.fixture(autouse=True)
+def _private_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIRCMAN_DB", str(tmp_path / "default.duckdb"))
+    monkeypatch.delenv("CIRCMAN_CONFIG_DIR", raising=False)
+
+
+@pytest.fixture
+def config() -> CircmanConfig:
+    """The repository's configs/ folder, validated."""
+    return load_config(REPO / "configs")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Path of a DuckDB file that does not exist yet."""
+    return tmp_path / "runs.duckdb"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    """A fresh run store on a temporary DuckDB file."""
+    from circman_kernel.store import RunStore
+
+    return RunStore(db_path)
+
+
+@pytest.fixture
+def twin(config: CircmanConfig):
+    """A fresh, initialised digital twin with a fixed seed and no store."""
+    from circman_kernel.twin import DigitalTwin
+
+    t = DigitalTwin(config=config, seed=1)
+    assert t.initialize() is True
+    return t
