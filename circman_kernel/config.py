@@ -127,7 +127,7 @@ class SimulationParameters(_Section):
     target_temperature: float = Field(22.5, ge=-50.0, le=150.0, description="[degC]")
     temperature_regulation: Fraction = Field(0.1, description="[1/step]")
     silicon_wafer_consumption_rate: NonNegative = Field(0.5, description="[kg/module]")
-    solar_glass_consumption_rate: NonNegative = Field(0.2, description="[m^2/module]")
+    solar_glass_consumption_rate: NonNegative = Field(0.2, description="[kg/module]")
 
 
 class EventNotificationConfig(_Section):
