@@ -1,11 +1,75 @@
-"""Twin state: the hierarchical state dict of the manual (section 4.1) and its manager."""
+"""Twin state: the hierarchical state dict of the manual (section 4.1) and its manager.
+
+A state is a plain nested dict (see :func:`default_state`). :class:`StateManager` keeps the
+current state and a bounded, time-indexed history of earlier ones. Stored states are never
+mutated: an update builds a new top-level dict and copies only the branches it touches
+(copy-on-write), so the history holds references, and every state handed to a caller is a
+fresh copy. Only the keys an update touches are validated.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import math
+import threading
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-__all__ = ["default_state"]
+from circman_kernel.errors import NotInitializedError, ParameterError, StateValidationError
+
+__all__ = [
+    "LINE_STATUSES",
+    "SYSTEM_STATUSES",
+    "StateManager",
+    "copy_state",
+    "default_state",
+    "get_path",
+    "parse_timestamp",
+]
+
+SYSTEM_STATUSES = frozenset({"running", "idle", "stopped", "maintenance", "error"})
+LINE_STATUSES = SYSTEM_STATUSES
+
+_BIG = 1.7976931348623157e308  # largest finite float: open bounds still reject infinity
+_NUM, _ENUM, _TS, _OPTSTR = 0, 1, 2, 3
+
+
+def _num(lo: float = -_BIG, hi: float = _BIG) -> tuple:
+    return (_NUM, lo, hi)
+
+
+_MATERIAL = {
+    "inventory": _num(0.0),  # [kg]
+    "quality": _num(0.0, 1.0),
+    "consumption": _num(0.0),  # [kg]
+    "waste": _num(0.0),  # [kg]
+    "recycled": _num(0.0),  # [kg]
+}
+# Branches are dicts, leaves are tuples (kind, ...). "*" matches any key at that level.
+# The ranges are physical limits, not operating bands (those are PARAMETER_THRESHOLDS).
+SCHEMA: dict[str, Any] = {
+    "timestamp": (_TS,),
+    "system_status": (_ENUM, SYSTEM_STATUSES),
+    "batch_id": (_OPTSTR,),
+    "production_line": {
+        "status": (_ENUM, LINE_STATUSES),
+        "temperature": _num(-100.0, 500.0),  # [degC]
+        "energy_consumption": _num(0.0),  # [kW]
+        "production_rate": _num(0.0),  # [modules/h]
+        "efficiency": _num(0.0, 1.0),
+        "defect_rate": _num(0.0, 1.0),
+        "cycle_time": _num(0.0),  # [s/module]
+    },
+    "materials": {"*": _MATERIAL},
+    "environment": {
+        "temperature": _num(-100.0, 100.0),  # [degC]
+        "humidity": _num(0.0, 100.0),  # [% RH]
+    },
+}
 
 
 def default_state(config: Any = None) -> dict[str, Any]:
@@ -60,3 +124,391 @@ def default_state(config: Any = None) -> dict[str, Any]:
         },
         "environment": {"temperature": 22.0, "humidity": 45.0},
     }
+
+
+def copy_state(state: Any) -> Any:
+    """Return a deep copy of a state made of dicts, lists and immutable scalars."""
+    if type(state) is dict:
+        return {k: (copy_state(v) if type(v) in _CONTAINERS else v) for k, v in state.items()}
+    if type(state) is list:
+        return [copy_state(v) if type(v) in _CONTAINERS else v for v in state]
+    return state
+
+
+_CONTAINERS = frozenset({dict, list})
+_SCALARS = frozenset({float, int, str, bool, type(None)})
+
+
+def get_path(state: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    """Return the value at a dotted path (``"production_line.temperature"``) or ``default``."""
+    node: Any = state
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return copy_state(node)
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Return the naive datetime used to order states (aware times are converted to UTC).
+
+    Raises
+    ------
+    StateValidationError
+        If ``value`` is not an ISO 8601 string or a datetime.
+    """
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise StateValidationError(
+                f"timestamp: {value!r} is not ISO 8601 (e.g. '2025-02-24T14:30:22.123456')",
+                path="timestamp",
+                value=value,
+            ) from None
+    elif isinstance(value, datetime):
+        dt = value
+    else:
+        raise StateValidationError(
+            f"timestamp: expected an ISO 8601 string, got {type(value).__name__} {value!r}",
+            path="timestamp",
+            value=value,
+        )
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+class _Invalid(Exception):
+    """Internal: a bad value; ``keys`` grows while the error unwinds to the dotted path."""
+
+    def __init__(self, key: str, value: Any, reason: str) -> None:
+        self.keys = [key]
+        self.value = value
+        self.reason = reason
+
+    def to_error(self) -> StateValidationError:
+        path = ".".join(str(k) for k in self.keys)
+        return StateValidationError(
+            f"{path}: {self.reason} (got {self.value!r})", path=path, value=self.value
+        )
+
+
+def _coerce_number(key: str, value: Any) -> float | int:
+    # Slow path: numpy scalars become Python numbers; bools and strings are refused.
+    if isinstance(value, bool) or not hasattr(value, "__float__") or isinstance(value, str):
+        raise _Invalid(key, value, f"expected a number, got {type(value).__name__}")
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return int(value)
+        if isinstance(value, np.floating):
+            return float(value)
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    raise _Invalid(key, value, f"expected a number, got {type(value).__name__}")
+
+
+def _check_leaf(key: str, value: Any, leaf: tuple) -> Any:
+    kind = leaf[0]
+    if kind == _NUM:
+        t = type(value)
+        if t is not float and t is not int:
+            value = _coerce_number(key, value)
+        if not (leaf[1] <= value <= leaf[2]):
+            if value != value or value in (math.inf, -math.inf):
+                raise _Invalid(key, value, "must be a finite number")
+            lo = "" if leaf[1] == -_BIG else f"{leaf[1]:g}"
+            hi = "" if leaf[2] == _BIG else f"{leaf[2]:g}"
+            raise _Invalid(key, value, f"out of the physical range [{lo or '-inf'}, {hi or 'inf'}]")
+        return value
+    if kind == _ENUM:
+        if type(value) is not str or value not in leaf[1]:
+            raise _Invalid(key, value, f"must be one of {', '.join(sorted(leaf[1]))}")
+        return value
+    if kind == _TS:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if type(value) is not str:
+            raise _Invalid(key, value, "expected an ISO 8601 string")
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(key, value, "not an ISO 8601 timestamp") from None
+        return value
+    # _OPTSTR
+    if value is not None and type(value) is not str:
+        raise _Invalid(key, value, "expected a string or None")
+    return value
+
+
+def _check_generic(key: str, value: Any) -> Any:
+    # Keys outside the schema: any JSON value, numbers finite.
+    t = type(value)
+    if t is str or value is None or t is bool:
+        return value
+    if t is float or t is int:
+        if t is float and not math.isfinite(value):
+            raise _Invalid(key, value, "must be a finite number")
+        return value
+    if t is dict:
+        return _merge({}, value, None)
+    if t is list or t is tuple:
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(_check_generic(str(i), item))
+            except _Invalid as exc:
+                exc.keys.insert(0, key)
+                raise
+        return out
+    value = _coerce_number(key, value)
+    return _check_generic(key, value)
+
+
+def _merge(base: dict, updates: Mapping, schema: dict | None) -> dict:
+    """Return ``base`` with ``updates`` merged in; touched leaves validated, base untouched."""
+    new = base.copy()
+    for key, value in updates.items():
+        if type(key) is not str:
+            raise _Invalid(str(key), value, "state keys must be strings")
+        node = None
+        if schema is not None:
+            node = schema.get(key)
+            if node is None:
+                node = schema.get("*")
+        t = type(value)
+        if t is dict or (t not in _SCALARS and isinstance(value, Mapping)):
+            if type(node) is tuple:
+                raise _Invalid(key, value, "expected a value, got a mapping")
+            old = base.get(key)
+            try:
+                new[key] = _merge(old if type(old) is dict else {}, value, node)
+            except _Invalid as exc:
+                exc.keys.insert(0, key)
+                raise
+        elif node is None:
+            new[key] = _check_generic(key, value)
+        elif type(node) is dict:
+            raise _Invalid(key, value, "expected a mapping")
+        else:
+            new[key] = _check_leaf(key, value, node)
+    return new
+
+
+def validated_copy(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a validated deep copy of a complete state.
+
+    Raises
+    ------
+    StateValidationError
+        Naming the dotted path and value of the first problem.
+    """
+    if not isinstance(state, Mapping):
+        raise StateValidationError(
+            f"state must be a mapping, got {type(state).__name__}", path="", value=state
+        )
+    if "timestamp" not in state:
+        raise StateValidationError(
+            "timestamp: missing; a state needs an ISO 8601 'timestamp'", path="timestamp"
+        )
+    try:
+        return _merge({}, state, SCHEMA)
+    except _Invalid as exc:
+        raise exc.to_error() from None
+
+
+class StateManager:
+    """Current twin state plus a bounded, time-indexed history (thread-safe).
+
+    Parameters
+    ----------
+    history_length : int, optional
+        How many earlier states are kept (the current one comes on top). Defaults to
+        ``DIGITAL_TWIN_CONFIG.history_length`` of ``config``, else 1000.
+    config : CircmanConfig, optional
+        Source of the default ``history_length``.
+
+    Notes
+    -----
+    Every state returned is a copy; changing it never changes the stored state. A bad
+    update raises :class:`~circman_kernel.errors.StateValidationError` and leaves the
+    current state and the history exactly as they were.
+    """
+
+    def __init__(self, history_length: int | None = None, *, config: Any = None) -> None:
+        if history_length is None:
+            history_length = (
+                config.digital_twin.DIGITAL_TWIN_CONFIG.history_length
+                if config is not None
+                else 1000
+            )
+        if isinstance(history_length, bool) or not isinstance(history_length, int):
+            raise ParameterError(
+                f"history_length must be an int >= 1, got {history_length!r}",
+                name="history_length",
+                value=history_length,
+            )
+        if history_length < 1:
+            raise ParameterError(
+                f"history_length must be >= 1, got {history_length}",
+                name="history_length",
+                value=history_length,
+            )
+        self.history_length = history_length
+        self._lock = threading.RLock()
+        # Timeline: earlier states then the current one; live window is [_start:].
+        self._states: list[dict] = []
+        self._keys: list[datetime] = []
+        self._start = 0
+        self._base = 0  # absolute index of list position 0
+        self._inversions: deque[int] = deque()  # absolute i with key[i] < key[i-1]
+        self._sorted_cache: tuple[int, list, list] | None = None
+        self._version = 0
+
+    # -- internal -----------------------------------------------------------------------
+    def _append(self, state: dict, key: datetime) -> None:
+        keys = self._keys
+        if len(keys) > self._start and key < keys[-1]:
+            self._inversions.append(self._base + len(keys))
+        self._states.append(state)
+        keys.append(key)
+        self._version += 1
+        if len(keys) - self._start > self.history_length + 1:
+            self._start += 1
+            first = self._base + self._start
+            inv = self._inversions
+            while inv and inv[0] <= first:
+                inv.popleft()
+            if self._start >= self.history_length + 1 and self._start >= 64:
+                del self._states[: self._start]
+                del keys[: self._start]
+                self._base += self._start
+                self._start = 0
+
+    def _current(self) -> dict:
+        if len(self._states) == self._start:
+            raise NotInitializedError("the state manager has no state yet; call set_state first")
+        return self._states[-1]
+
+    def _apply(self, updates: Mapping[str, Any]) -> tuple[dict, dict]:
+        """Merge ``updates``; return (previous, new) stored states (callers must not mutate)."""
+        with self._lock:
+            previous = self._current()
+            try:
+                new = _merge(previous, updates, SCHEMA)
+            except _Invalid as exc:
+                raise exc.to_error() from None
+            has_ts = "timestamp" in updates
+            key = parse_timestamp(new["timestamp"]) if has_ts else self._keys[-1]
+            self._append(new, key)
+            return previous, new
+
+    # -- public API ---------------------------------------------------------------------
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Replace the current state (validated); the previous one moves to the history."""
+        new = validated_copy(state)
+        key = parse_timestamp(new["timestamp"])
+        with self._lock:
+            self._append(new, key)
+
+    def update_state(self, updates: Mapping[str, Any]) -> None:
+        """Deep-merge a partial state into the current one (validated, all or nothing)."""
+        if not isinstance(updates, Mapping):
+            raise StateValidationError(
+                f"updates must be a mapping, got {type(updates).__name__}", path="", value=updates
+            )
+        self._apply(updates)
+
+    def get_current_state(self) -> dict[str, Any] | None:
+        """Return a copy of the current state, or ``None`` before the first ``set_state``."""
+        with self._lock:
+            if len(self._states) == self._start:
+                return None
+            return copy_state(self._states[-1])
+
+    def get_value(self, path: str, default: Any = None) -> Any:
+        """Return the current value at a dotted path, e.g. ``"production_line.temperature"``."""
+        with self._lock:
+            if len(self._states) == self._start:
+                return default
+            return get_path(self._states[-1], path, default)
+
+    def get_history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Return copies of the earlier states, oldest first (the ``limit`` most recent)."""
+        with self._lock:
+            end = len(self._states) - 1
+            lo = self._start
+            if limit is not None:
+                if limit < 0:
+                    raise ParameterError(f"limit must be >= 0, got {limit}", name="limit")
+                lo = max(lo, end - limit)
+            return [copy_state(s) for s in self._states[lo:end]] if end > lo else []
+
+    def __len__(self) -> int:
+        """Number of earlier states held in the history."""
+        return max(0, len(self._states) - self._start - 1)
+
+    def get_state_at_time(self, timestamp: str | datetime) -> dict[str, Any] | None:
+        """Return a copy of the state in effect at ``timestamp`` (O(log n)), else ``None``.
+
+        That is the most recent state whose timestamp is at or before ``timestamp``; the
+        current state counts. ``None`` if ``timestamp`` is before every held state.
+        """
+        key = parse_timestamp(timestamp)
+        with self._lock:
+            keys = self._keys
+            if not self._inversions:
+                i = bisect_right(keys, key, self._start)
+                return copy_state(self._states[i - 1]) if i > self._start else None
+            # Time went backwards inside the window (e.g. a replay of old data after live
+            # updates): search a sorted index, rebuilt once per change.
+            cache = self._sorted_cache
+            if cache is None or cache[0] != self._version:
+                order = sorted(range(self._start, len(keys)), key=lambda j: (keys[j], j))
+                cache = (self._version, [keys[j] for j in order], order)
+                self._sorted_cache = cache
+            i = bisect_right(cache[1], key)
+            return copy_state(self._states[cache[2][i - 1]]) if i > 0 else None
+
+    def clear_history(self) -> None:
+        """Forget the earlier states; the current state stays."""
+        with self._lock:
+            if len(self._states) > self._start:
+                self._states = self._states[-1:]
+                self._keys = self._keys[-1:]
+            else:
+                self._states, self._keys = [], []
+            self._base += self._start
+            self._start = 0
+            self._inversions.clear()
+            self._version += 1
+
+    def validate_state(self, state: Any) -> tuple[bool, str]:
+        """Return ``(True, "valid")`` or ``(False, "<dotted.path>: <reason> (got <value>)")``."""
+        try:
+            validated_copy(state)
+        except StateValidationError as exc:
+            return False, str(exc)
+        return True, "valid"
+
+    def export_state(self, path: str | Path) -> bool:
+        """Write the current state as JSON to ``path``; return ``True``."""
+        state = self.get_current_state()
+        if state is None:
+            raise NotInitializedError("no state to export; call set_state first")
+        Path(path).write_text(json.dumps(state, indent=2, allow_nan=False), encoding="utf-8")
+        return True
+
+    def import_state(self, path: str | Path) -> bool:
+        """Read a JSON state from ``path`` and make it current (validated); return ``True``."""
+        p = Path(path)
+        try:
+            state = json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise StateValidationError(
+                f"{p}: not a JSON state ({exc.msg} at line {exc.lineno})", path="", value=None
+            ) from None
+        self.set_state(state)
+        return True
