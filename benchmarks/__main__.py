@@ -49,11 +49,18 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for f in figures:
-        target = "-" if f.target is None else ("≥ " if f.higher_is_better else "≤ ") + _fmt(f.target, f.unit)
+        target = (
+            "-"
+            if f.target is None
+            else ("≥ " if f.higher_is_better else "≤ ") + _fmt(f.target, f.unit)
+        )
         ratio = "-" if f.ratio is None else f"{f.ratio:,.1f}× vs {f.reference_name}"
         status = {True: "ok", False: "MISSED", None: ""}[f.passed]
         rows.append((f.name, _fmt(f.value, f.unit), target, ratio, status))
-    widths = [max(len(r[i]) for r in [("figure", "median", "target", "ratio", ""), *rows]) for i in range(5)]
+    widths = [
+        max(len(r[i]) for r in [("figure", "median", "target", "ratio", ""), *rows])
+        for i in range(5)
+    ]
     header = ("figure", "median", "target", "ratio", "")
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -79,16 +79,15 @@ def _frozen_mapping(value: dict) -> Mapping:
 
 _as_dict = PlainSerializer(lambda m: dict(m), when_used="always")
 
-Bounds = Annotated[
-    tuple[float, float], BeforeValidator(_as_tuple), AfterValidator(_ordered_bounds)
-]
+Bounds = Annotated[tuple[float, float], BeforeValidator(_as_tuple), AfterValidator(_ordered_bounds)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 NonPositive = Annotated[float, Field(le=0.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-DottedPath = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+DOTTED_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+DottedPath = Annotated[str, Field(pattern=DOTTED_PATH_PATTERN)]
 
 
-def FrozenMap(key: Any, value: Any) -> Any:  # noqa: N802 - reads like a type
+def FrozenMap(key: Any, value: Any) -> Any:
     """A read-only mapping field: validated as ``dict[key, value]``, stored as a proxy."""
     return Annotated[dict[key, value], AfterValidator(_frozen_mapping), _as_dict]
 
@@ -110,7 +109,9 @@ class DigitalTwinSettings(_Section):
     history_length: int = Field(1000, ge=1, le=10_000_000)
     simulation_steps: int = Field(10, ge=1)
     data_sources: Annotated[
-        tuple[Literal["sensors", "manual_input", "manufacturing_system", "replay", "simulated"], ...],
+        tuple[
+            Literal["sensors", "manual_input", "manufacturing_system", "replay", "simulated"], ...
+        ],
         BeforeValidator(_as_tuple),
     ] = Field(("sensors", "manual_input", "manufacturing_system"), min_length=1)
     synchronization_mode: Literal["real_time", "batch", "manual"] = "real_time"
@@ -199,7 +200,10 @@ class ImpactFactors(_Section):
     """An LCA impact-factor profile (manual section 16.1.2), in kg CO2-eq per unit.
 
     Material factors are per kg of material; energy and grid factors per kWh;
-    the transport factor per kg·km. Recycling benefits are credits, so they are <= 0.
+    the transport factor per tonne·km (``TRANSPORT_MASS_UNIT_KG`` = 1000 kg; set it to 1
+    for a factor per kg·km). Recycling benefits are credits, so they are <= 0.
+    ``FACTOR_UNCERTAINTY`` gives the relative spread (coefficient of variation) of each
+    factor group, or of one entry as ``"GROUP.name"``, for Monte Carlo.
     """
 
     MATERIAL_IMPACT_FACTORS: FrozenMap(str, NonNegative) = Field(
@@ -247,6 +251,33 @@ class ImpactFactors(_Section):
             "silver_paste": -180.0,
         }
     )
+    OPERATIONAL_IMPACT_FACTOR: NonNegative = Field(0.01, description="[kg CO2-eq/kWh generated]")
+    TRANSPORT_MASS_UNIT_KG: float = Field(1000.0, gt=0.0, description="[kg] per transport unit")
+    MODULE_POWER_KWP: float = Field(0.4, gt=0.0, description="[kWp/module]")
+    SPECIFIC_YIELD_KWH_PER_KWP: NonNegative = Field(1000.0, description="[kWh/(kWp·yr)]")
+    UNCERTAINTY_DISTRIBUTION: Literal["lognormal", "normal"] = "lognormal"
+    FACTOR_UNCERTAINTY: FrozenMap(str, NonNegative) = Field(
+        default_factory=lambda: {
+            "MATERIAL_IMPACT_FACTORS": 0.2,
+            "ENERGY_IMPACT_FACTOR": 0.1,
+            "GRID_CARBON_INTENSITIES": 0.1,
+            "TRANSPORT_IMPACT_FACTOR": 0.3,
+            "DISPOSAL_IMPACT_FACTORS": 0.3,
+            "RECYCLING_BENEFIT_FACTORS": 0.3,
+            "OPERATIONAL_IMPACT_FACTOR": 0.5,
+        }
+    )
+
+    @model_validator(mode="after")
+    def _uncertainty_keys_are_known(self) -> ImpactFactors:
+        for key in self.FACTOR_UNCERTAINTY:
+            group, _, entry = key.partition(".")
+            table = getattr(self, group, None) if group.isupper() else None
+            if table is None or isinstance(table, str):
+                raise ValueError(f"FACTOR_UNCERTAINTY.{key}: unknown factor group {group!r}")
+            if entry and (isinstance(table, float) or entry not in table):
+                raise ValueError(f"FACTOR_UNCERTAINTY.{key}: {group} has no entry {entry!r}")
+        return self
 
     @model_validator(mode="after")
     def _materials_are_known(self) -> ImpactFactors:
@@ -361,12 +392,20 @@ def _set_dotted(data: dict[str, Any], path: str, value: Any) -> None:
     rest = path
     while True:
         if not isinstance(node, dict):
-            raise ConfigError(f"override {path!r}: {rest!r} is inside a value, not a section",
-                              file="override", key=path, value=value)
+            raise ConfigError(
+                f"override {path!r}: {rest!r} is inside a value, not a section",
+                file="override",
+                key=path,
+                value=value,
+            )
         if rest in node or "." not in rest:
             if rest not in node:
-                raise ConfigError(_unknown_key_message("override", path, rest, node),
-                                  file="override", key=path, value=value)
+                raise ConfigError(
+                    _unknown_key_message("override", path, rest, node),
+                    file="override",
+                    key=path,
+                    value=value,
+                )
             node[rest] = value
             return
         # Longest key that prefixes the remaining path (threshold keys contain dots).
@@ -374,8 +413,12 @@ def _set_dotted(data: dict[str, Any], path: str, value: Any) -> None:
             (k for k in sorted(node, key=len, reverse=True) if rest.startswith(k + ".")), None
         )
         if head is None:
-            raise ConfigError(_unknown_key_message("override", path, rest.split(".")[0], node),
-                              file="override", key=path, value=value)
+            raise ConfigError(
+                _unknown_key_message("override", path, rest.split(".")[0], node),
+                file="override",
+                key=path,
+                value=value,
+            )
         node, rest = node[head], rest[len(head) + 1 :]
 
 
@@ -396,9 +439,15 @@ def _format_errors(file: str, model: type[BaseModel], err: ValidationError) -> C
         loc = [str(p) for p in item["loc"]]
         # The bounds validators sit on the tuple itself; drop pydantic's type-chain tags.
         loc = [p for p in loc if not re.fullmatch(r"function-\w+\[.*\]|\d+", p) or p.isdigit()]
+        is_dict_key = loc[-1:] == ["[key]"]
+        loc = [p for p in loc if p != "[key]"]
         key = ".".join(loc) or "<top level>"
         value = item.get("input")
-        if item["type"] == "extra_forbidden":
+        if is_dict_key:
+            lines.append(
+                f"{file}: {key}: key must be a dotted path such as 'production_line.temperature'"
+            )
+        elif item["type"] == "extra_forbidden":
             known = _fields_at(model, loc[:-1])
             lines.append(_unknown_key_message(file, key, loc[-1], dict.fromkeys(known)))
         elif item["type"] == "missing" and loc and loc[-1].isdigit():
@@ -436,14 +485,16 @@ def _strict_sections(model: type[_Section], data: Any, file: str) -> None:
     if not isinstance(data, dict):
         raise ConfigError(
             f"{file}: top level must be a JSON object of sections, got {type(data).__name__}",
-            file=file, value=data,
+            file=file,
+            value=data,
         )
     missing = [name for name in model.model_fields if name not in data]
     if missing:
         raise ConfigError(
             f"{file}: missing section(s) {', '.join(missing)}; every section of the manual "
             "is required (copy it from configs/ to keep the defaults)",
-            file=file, key=missing[0],
+            file=file,
+            key=missing[0],
         )
 
 
@@ -452,8 +503,11 @@ def _read_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; a config folder needs "
-                          f"{', '.join(f'{n}.json' for n in CONFIG_FILES)}", file=name) from None
+        raise ConfigError(
+            f"{path}: file not found; a config folder needs "
+            f"{', '.join(f'{n}.json' for n in CONFIG_FILES)}",
+            file=name,
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", file=name) from None
     if not text.strip():
@@ -463,11 +517,14 @@ def _read_json(path: Path) -> Any:
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{name}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            file=name, line=exc.lineno,
+            file=name,
+            line=exc.lineno,
         ) from None
 
 
-def _validate_all(data: Mapping[str, Any], *, source: str, origin: str | None = None) -> CircmanConfig:
+def _validate_all(
+    data: Mapping[str, Any], *, source: str, origin: str | None = None
+) -> CircmanConfig:
     sections: dict[str, Any] = {}
     for stem, model in CONFIG_FILES.items():
         file = origin or f"{stem}.json"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from circman_kernel.config import CircmanConfig, load_config
@@ -47,6 +47,8 @@ def _check_store(ctx: _Context) -> str:
     folder = path.parent
     if not folder.exists():
         folder = next((p for p in folder.parents if p.exists()), Path("/"))
+    if not folder.is_dir():
+        raise CircmanError(f"{path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise CircmanError(f"{path}: not writable")
     return str(path)

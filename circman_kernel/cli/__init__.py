@@ -39,8 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         help="logging level on stderr (default: $LOG_LEVEL or WARNING)",
     )
-    parser.add_argument("--config-dir", help="configuration folder (default: $CIRCMAN_CONFIG_DIR or configs/)")
-    parser.add_argument("--db", help="DuckDB file of the run store (default: $CIRCMAN_DB or data/circman.duckdb)")
+    parser.add_argument(
+        "--config-dir", help="configuration folder (default: $CIRCMAN_CONFIG_DIR or configs/)"
+    )
+    parser.add_argument(
+        "--db", help="DuckDB file of the run store (default: $CIRCMAN_DB or data/circman.duckdb)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(f"circman_kernel.cli.{name}") is not None:

@@ -1,0 +1,95 @@
+"""The ``circman`` entry point: version, diagnostics, logging and error handling."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from circman_kernel import __version__
+from circman_kernel.cli import main
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"circman {__version__}"
+    assert __version__ == "0.1.0"
+
+
+def test_diagnostics_pass_on_a_good_setup(capsys, tmp_path) -> None:
+    assert main(["--db", str(tmp_path / "ok.duckdb"), "diagnostics", "--json"]) == 0
+    checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)}
+    assert {"config", "store"} <= set(checks)
+    assert all(c["status"] == "ok" for c in checks.values())
+
+
+def test_diagnostics_fail_on_a_broken_config(capsys, tmp_path) -> None:
+    folder = tmp_path / "cfg"
+    shutil.copytree(REPO / "configs", folder)
+    (folder / "digital_twin.json").write_text('{"DIGITAL_TWIN_CONFIG": ')
+    status = main(["--config-dir", str(folder), "diagnostics"])
+    out = capsys.readouterr()
+    assert status != 0
+    assert "config" in out.err
+    row = next(line for line in out.out.splitlines() if line.strip().startswith("config"))
+    assert "FAILED" in row and "malformed JSON" in row
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_diagnostics_fail_on_an_unwritable_store_as_user(capsys, tmp_path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert main(["--db", str(locked / "x.duckdb"), "diagnostics"]) != 0
+    assert "store" in capsys.readouterr().err
+
+
+def test_diagnostics_fail_on_an_unusable_store_path(capsys, tmp_path) -> None:
+    # A regular file where the store's folder should be: no user, root included, can
+    # create the database there.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    assert main(["--db", str(blocker / "runs.duckdb"), "diagnostics", "--json"]) != 0
+    out = capsys.readouterr()
+    checks = {c["check"]: c for c in json.loads(out.out)}
+    assert checks["store"]["status"] == "FAILED"
+    assert checks["config"]["status"] == "ok"
+    assert "store" in out.err
+
+
+def test_circman_errors_become_one_line_and_exit_two(capsys, tmp_path) -> None:
+    status = main(["--config-dir", str(tmp_path / "missing"), "demo"])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "Traceback" not in err
+
+
+def test_library_adds_no_logging_handlers() -> None:
+    import circman_kernel.config
+    import circman_kernel.diagnostics  # noqa: F401
+
+    assert logging.getLogger("circman").handlers == []
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path) -> None:
+    env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "sub.duckdb"), "LOG_LEVEL": "INFO"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "circman_kernel.cli", "diagnostics"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "config" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in tmp_path.iterdir() if p.suffix in {".duckdb", ".wal", ".lock"}
+    )  # no logs/ or other files in the working directory
