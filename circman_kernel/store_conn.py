@@ -1,0 +1,185 @@
+"""Opening the run store's DuckDB file safely when many processes share it.
+
+DuckDB lets one process at a time open a file for writing, and a writer also blocks
+read-only readers in other processes (``duckdb.IOException: Could not set lock``). So:
+
+- writers take a cross-process :class:`filelock.FileLock` next to the file (bounded
+  wait), open the file, run one short transaction and close it again;
+- readers open the file read-only and retry for a bounded time while a writer holds it;
+- nothing keeps the file open between calls.
+
+Before anything writes to an existing file it is inspected read-only
+(:func:`inspect_file`), so a foreign, empty or newer file is never modified.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from filelock import FileLock, Timeout
+
+from circman_kernel.errors import StoreError
+from circman_kernel.store_schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
+
+log = logging.getLogger("circman.store")
+
+#: bytes 8..12 of every DuckDB database file
+_DUCKDB_MAGIC = b"DUCK"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a read-only look at a store file found: its schema version (0 = new/blank)."""
+
+    version: int
+    exists: bool
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() or "different configuration" in text
+
+
+def connect(path: str, *, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+    """Open ``path``, retrying while another process (or connection) holds a conflicting lock.
+
+    Raises
+    ------
+    StoreError
+        When the file is still locked at ``deadline`` (``time.monotonic()`` seconds) or
+        cannot be opened at all.
+    """
+    delay = 0.002
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            # this process already has the file open with the other access mode (e.g. a
+            # JupySQL read-write connection): share that instance instead for reading
+            if read_only and "different configuration" in str(exc):
+                try:
+                    return duckdb.connect(path)
+                except duckdb.Error as exc2:
+                    last: Exception = exc2
+            else:
+                last = exc
+            if not _is_lock_conflict(last):
+                raise StoreError(f"{path}: cannot open the run store: {last}") from last
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise StoreError(f"{path}: cannot open the run store: {exc}") from exc
+            last = exc
+        except duckdb.Error as exc:
+            raise StoreError(f"{path}: cannot open the run store: {exc}") from exc
+        if time.monotonic() >= deadline:
+            raise StoreError(
+                f"{path}: the run store stayed locked by another process; "
+                f"gave up waiting (raise lock_timeout_s or close the other connection): {last}"
+            ) from last
+        time.sleep(delay * (1.0 + random.random()))
+        delay = min(delay * 2, 0.05)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection, path: str) -> int:
+    """Return the circman schema version of an open database (0 for a blank one)."""
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    if SCHEMA_TABLE not in tables:
+        if tables:
+            raise StoreError(
+                f"{path}: is a DuckDB database but not a circman run store "
+                f"(tables {sorted(tables)[:5]}); pass another path"
+            )
+        return 0
+    (version,) = con.execute(f"SELECT coalesce(max(version), 0) FROM {SCHEMA_TABLE}").fetchone()
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: run store schema version {version} is newer than this circman "
+            f"(supports up to {SCHEMA_VERSION}); upgrade circman to open it"
+        )
+    return int(version)
+
+
+def inspect_file(path: str, *, deadline: float) -> FileInfo:
+    """Look at ``path`` without modifying it; raise :class:`StoreError` if it is not ours."""
+    p = Path(path)
+    if not p.exists():
+        return FileInfo(0, False)
+    if p.is_dir():
+        raise StoreError(f"{path}: is a folder; pass the path of a .duckdb file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the run store: {exc}") from exc
+    if not head:
+        raise StoreError(
+            f"{path}: is an empty file, not a circman run store; remove it or pass another path"
+        )
+    if len(head) < 12 or head[8:12] != _DUCKDB_MAGIC:
+        raise StoreError(f"{path}: is not a DuckDB database (foreign file); pass another path")
+    con = connect(path, read_only=True, deadline=deadline)
+    try:
+        return FileInfo(schema_version(con, path), True)
+    finally:
+        con.close()
+
+
+def migrate(
+    con: duckdb.DuckDBPyConnection, path: str, package_version: str, target: int = SCHEMA_VERSION
+) -> int:
+    """Bring an open database (inside the caller's transaction) to ``target``; return it."""
+    current = schema_version(con, path)
+    for m in MIGRATIONS:
+        if current < m.version <= target:
+            for sql in m.statements:
+                con.execute(sql)
+            con.execute(
+                f"INSERT INTO {SCHEMA_TABLE} VALUES (?, ?, now()::TIMESTAMP, ?)",
+                [m.version, m.description, package_version],
+            )
+            log.info("%s: migrated run store to schema %d (%s)", path, m.version, m.description)
+            current = m.version
+    return current
+
+
+@contextmanager
+def file_lock(path: str, timeout_s: float) -> Iterator[None]:
+    """Hold the cross-process write lock ``<path>.lock`` (bounded wait)."""
+    lock = FileLock(f"{path}.lock", timeout=timeout_s)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise StoreError(
+            f"{path}: another process kept the run store's write lock for more than "
+            f"{timeout_s:g} s; raise lock_timeout_s or check for a hung writer"
+        ) from exc
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the lock file {path}.lock: {exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction: committed whole or rolled back."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
