@@ -426,6 +426,7 @@ class EventManager:
                     or time.monotonic() - self._pending_since > self.flush_interval_s
                 ):
                     self.flush()
+        failures = None
         for handler, cat, sev in subscribers:
             if (cat is None or cat is event.category) and (
                 sev is None or _RANK[event.severity.value] >= _RANK[sev.value]
@@ -433,7 +434,11 @@ class EventManager:
                 try:
                     handler(event)
                 except Exception as exc:  # a subscriber's bug must not stop the others
-                    self._report(handler, event, exc)
+                    failures = failures or []
+                    failures.append((handler, exc))
+        # Reported after every subscriber had the event, so the error event comes after it.
+        for handler, exc in failures or ():
+            self._report(handler, event, exc)
 
     def _report(self, handler: Handler, event: Event, exc: Exception) -> None:
         name = getattr(handler, "__qualname__", repr(handler))
