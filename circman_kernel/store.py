@@ -12,7 +12,6 @@ Many processes may share the file: see :mod:`circman_kernel.store_conn` for the 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -20,9 +19,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime
-from enum import Enum
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +37,19 @@ from circman_kernel.store_conn import (
     schema_version,
     transaction,
 )
-from circman_kernel.store_schema import (
-    EVENT_COLUMNS,
-    JSON_COLUMNS,
-    RECORD_COLUMNS,
-    RUN_TABLES,
-    SCHEMA_VERSION,
+from circman_kernel.store_extras import StoreExtras
+from circman_kernel.store_frames import (
+    as_list,
+    from_json,
+    insert_frame,
+    kpi_frame,
+    package_version,
+    records_frame,
+    to_json,
+    trajectory_frame,
+    utcnow,
 )
+from circman_kernel.store_schema import RECORD_COLUMNS, RUN_TABLES, SCHEMA_VERSION
 
 __all__ = ["KINDS", "STATUSES", "RunStore"]
 
@@ -62,120 +65,14 @@ KINDS: tuple[str, ...] = (
     "replay",
 )
 STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled", "running")
-_TRAJ_COLUMNS = ("iteration", "step", "variable", "value")
+TRAJECTORY_COLUMNS = ("iteration", "step", "variable", "value")
 _RUN_COLUMNS = (
     "id, kind, name, created_at, duration_s, status, seed, config_hash, "
     "package_version, parameters, tags"
 )
 
 
-def _package_version() -> str:
-    from circman_kernel import __version__
-
-    return __version__
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, datetime | date | pd.Timestamp):
-        return obj.isoformat()
-    if isinstance(obj, Enum):
-        return obj.value
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, set | frozenset | tuple):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def to_json(value: Any, what: str) -> str | None:
-    """Serialise ``value`` to JSON text (``None`` stays NULL); raise ParameterError if impossible."""
-    if value is None:
-        return None
-    try:
-        return json.dumps(value, default=_json_default, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(
-            f"{what} must be JSON-serialisable (no NaN/inf, no objects): {exc}", name=what
-        ) from exc
-
-
-def _from_json(text: Any) -> Any:
-    return json.loads(text) if isinstance(text, str) else None
-
-
-def _as_list(values: str | Iterable[str] | None, what: str) -> list[str] | None:
-    if values is None:
-        return None
-    items = [values] if isinstance(values, str) else list(values)
-    for v in items:
-        if not isinstance(v, str):
-            raise ParameterError(f"{what} must be strings, got {v!r}", name=what, value=v)
-    return items
-
-
-def _records_frame(table: str, rows: Any, run_id: str, now: datetime) -> pd.DataFrame:
-    """Return ``rows`` (DataFrame or list of dicts) as a frame with ``table``'s columns."""
-    columns = RECORD_COLUMNS[table]
-    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    unknown = sorted(set(map(str, frame.columns)) - set(columns))
-    if unknown:
-        raise ParameterError(
-            f"records[{table!r}] has unknown columns {unknown}; valid: {list(columns)}",
-            name=f"records.{table}",
-        )
-    n = len(frame)
-    if "id" not in frame:
-        frame["id"] = [f"{run_id}:{table}:{i}" for i in range(n)]
-    frame["run_id"] = run_id
-    if "timestamp" not in frame:
-        frame["timestamp"] = now
-    for col in columns:
-        if col not in frame:
-            frame[col] = None
-        elif col in JSON_COLUMNS:
-            frame[col] = [
-                v if isinstance(v, str) or v is None else to_json(v, f"records.{table}.{col}")
-                for v in frame[col].astype(object)
-            ]
-    return frame[list(columns)]
-
-
-def _trajectory_frame(traj: pd.DataFrame) -> pd.DataFrame:
-    if not isinstance(traj, pd.DataFrame):
-        raise ParameterError("trajectories must be a pandas DataFrame", name="trajectories")
-    cols = set(map(str, traj.columns))
-    if "iteration" not in cols:  # a single simulation: iteration 0
-        traj = traj.assign(iteration=np.int32(0))
-        cols.add("iteration")
-    if cols != set(_TRAJ_COLUMNS):
-        raise ParameterError(
-            f"trajectories must have columns {list(_TRAJ_COLUMNS)} (iteration optional), "
-            f"got {sorted(cols)}",
-            name="trajectories",
-        )
-    out = {}
-    for col in ("iteration", "step"):
-        s = traj[col]
-        if not pd.api.types.is_integer_dtype(s.dtype):
-            if s.isna().any():
-                raise ParameterError(f"trajectories.{col} has missing values", name=col)
-            s = s.astype("int64")
-        out[col] = s
-    out["variable"] = traj["variable"]
-    v = traj["value"]
-    out["value"] = v if v.dtype == np.float64 else v.astype("float64")
-    return pd.DataFrame(out, copy=False)
-
-
-class RunStore:
+class RunStore(StoreExtras):
     """Runs, events and scenarios in a DuckDB file shared by many processes.
 
     Parameters
@@ -217,14 +114,14 @@ class RunStore:
         if self.path == ":memory:":
             self._memory = duckdb.connect(":memory:")
             with transaction(self._memory) as con:
-                migrate(con, self.path, _package_version())
+                migrate(con, self.path, package_version())
             return
         info = inspect_file(self.path, deadline=self._deadline())
         if info.version < SCHEMA_VERSION:
             if not Path(self.path).parent.is_dir():
                 raise StoreError(f"{self.path}: folder {Path(self.path).parent} does not exist")
             with self._write() as con:
-                migrate(con, self.path, _package_version())
+                migrate(con, self.path, package_version())
 
     def __repr__(self) -> str:
         mode = ", published=True" if self.published else ""
@@ -337,7 +234,7 @@ class RunStore:
     @staticmethod
     def _decode_runs(df: pd.DataFrame) -> pd.DataFrame:
         df["parameters"] = pd.Series(
-            [_from_json(v) for v in df["parameters"]], index=df.index, dtype=object
+            [from_json(v) for v in df["parameters"]], index=df.index, dtype=object
         )
         df["tags"] = pd.Series(
             [list(v) if v is not None else [] for v in df["tags"]], index=df.index, dtype=object
@@ -355,11 +252,11 @@ class RunStore:
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        ids = _as_list(run_ids, "run_ids")
+        ids = as_list(run_ids, "run_ids")
         if ids is not None:
             clauses.append("list_contains(?::VARCHAR[], id)")
             params.append(ids)
-        kinds = _as_list(kind, "kind")
+        kinds = as_list(kind, "kind")
         if kinds is not None:
             bad = sorted(set(kinds) - set(KINDS))
             if bad:
@@ -369,7 +266,7 @@ class RunStore:
         if name is not None:
             clauses.append("name = ?")
             params.append(name)
-        tag_list = _as_list(tags, "tags")
+        tag_list = as_list(tags, "tags")
         if tag_list:
             clauses.append("list_has_all(tags, ?::VARCHAR[])")
             params.append(tag_list)
@@ -412,7 +309,7 @@ class RunStore:
 
     def kpis(self, run_ids: str | Iterable[str]) -> pd.DataFrame:
         """Return one row per run (index ``run_id``, in the given order) and one column per KPI."""
-        ids = _as_list(run_ids, "run_ids") or []
+        ids = as_list(run_ids, "run_ids") or []
         long = self.query(
             "SELECT run_id, kpi, value FROM run_kpis WHERE list_contains(?::VARCHAR[], run_id)",
             [ids],
@@ -427,7 +324,7 @@ class RunStore:
 
     def compare(self, run_ids: Iterable[str]) -> pd.DataFrame:
         """Return the KPIs of two or more runs side by side (rows: KPI, columns: run id)."""
-        ids = _as_list(run_ids, "run_ids") or []
+        ids = as_list(run_ids, "run_ids") or []
         if len(ids) < 2:
             raise ParameterError("compare needs at least two run ids", name="run_ids", value=ids)
         return self.kpis(ids).T.rename_axis(index="kpi", columns="run_id")
@@ -494,11 +391,11 @@ class RunStore:
         if parameters is not None and not isinstance(parameters, Mapping):
             raise ParameterError("parameters must be a mapping", name="parameters")
         run_id = uuid.uuid4().hex if run_id is None else str(run_id)
-        tag_list = _as_list(tags, "tags") or []
+        tag_list = as_list(tags, "tags") or []
         params_json = to_json(dict(parameters) if parameters is not None else {}, "parameters")
-        kpi_frame = self._kpi_frame(run_id, kpis)
-        traj = _trajectory_frame(trajectories) if trajectories is not None else None
-        now = _utcnow()
+        kpi_rows = kpi_frame(run_id, kpis)
+        traj = trajectory_frame(trajectories) if trajectories is not None else None
+        now = utcnow()
         record_frames = {}
         for table, rows in (records or {}).items():
             if table not in RECORD_COLUMNS:
@@ -506,7 +403,7 @@ class RunStore:
                     f"records has unknown table {table!r}; valid: {list(RECORD_COLUMNS)}",
                     name="records",
                 )
-            record_frames[table] = _records_frame(table, rows, run_id, now)
+            record_frames[table] = records_frame(table, rows, run_id, now)
         with self._write() as con:
             if con.execute("SELECT count(*) FROM runs WHERE id = ?", [run_id]).fetchone()[0]:
                 raise StoreError(
@@ -523,42 +420,17 @@ class RunStore:
                     status,
                     seed,
                     config_hash,
-                    _package_version(),
+                    package_version(),
                     params_json,
                     tag_list,
                 ],
             )
-            self._insert_frame(con, "run_kpis", kpi_frame)
+            insert_frame(con, "run_kpis", kpi_rows)
             if traj is not None:
                 self._insert_trajectories(con, run_id, traj)
             for table, frame in record_frames.items():
-                self._insert_frame(con, table, frame)
+                insert_frame(con, table, frame)
         return run_id
-
-    @staticmethod
-    def _kpi_frame(run_id: str, kpis: Mapping[str, float] | None) -> pd.DataFrame:
-        names, values = [], []
-        for k, v in (kpis or {}).items():
-            if not isinstance(k, str):
-                raise ParameterError(f"KPI names must be strings, got {k!r}", name="kpis")
-            try:
-                values.append(float(v))
-            except (TypeError, ValueError) as exc:
-                raise ParameterError(
-                    f"KPI {k!r} must be a number, got {v!r}", name="kpis", value=v
-                ) from exc
-            names.append(k)
-        return pd.DataFrame({"run_id": [run_id] * len(names), "kpi": names, "value": values})
-
-    @staticmethod
-    def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        con.register("_circman_frame", frame)
-        try:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _circman_frame")
-        finally:
-            con.unregister("_circman_frame")
 
     def _insert_trajectories(
         self, con: duckdb.DuckDBPyConnection, run_id: str, traj: pd.DataFrame
@@ -599,166 +471,3 @@ class RunStore:
                 con.execute("DELETE FROM runs WHERE list_contains(?::VARCHAR[], id)", [ids])
         log.info("%s: deleted %d runs", self.path, len(ids))
         return len(ids)
-
-    # -- events ------------------------------------------------------------------------
-
-    def save_events(self, events: Any) -> int:
-        """Store events (dicts, Event objects or a DataFrame); an existing id is replaced."""
-        if isinstance(events, pd.DataFrame):
-            rows = events.to_dict("records")
-        else:
-            rows = []
-            for ev in events:
-                if isinstance(ev, Mapping):
-                    rows.append(dict(ev))
-                elif hasattr(ev, "to_dict"):
-                    rows.append(dict(ev.to_dict()))
-                elif is_dataclass(ev):
-                    rows.append(asdict(ev))
-                else:
-                    raise ParameterError(
-                        f"cannot store event {ev!r}: give dicts or Event objects", name="events"
-                    )
-        if not rows:
-            return 0
-        clean = []
-        for row in rows:
-            unknown = sorted(set(row) - set(EVENT_COLUMNS))
-            if unknown:
-                raise ParameterError(
-                    f"event has unknown fields {unknown}; valid: {list(EVENT_COLUMNS)}",
-                    name="events",
-                )
-            if not row.get("id"):
-                raise ParameterError("every event needs an 'id'", name="events.id")
-            out = {}
-            for col in EVENT_COLUMNS:
-                v = row.get(col)
-                if isinstance(v, Enum):
-                    v = v.value
-                if col == "details" and v is not None and not isinstance(v, str):
-                    v = to_json(v, "events.details")
-                if col == "acknowledged":
-                    v = bool(v) if v is not None else False
-                out[col] = v
-            clean.append(out)
-        frame = pd.DataFrame(clean, columns=list(EVENT_COLUMNS))
-        frame["timestamp"] = pd.to_datetime(
-            frame["timestamp"], format="ISO8601", utc=True
-        ).dt.tz_localize(None)
-        frame = frame.astype(
-            {
-                c: object
-                for c in ("id", "run_id", "category", "severity", "source", "message", "details")
-            }
-        )
-        with self._write() as con:
-            con.register("_circman_events", frame)
-            try:
-                con.execute("INSERT OR REPLACE INTO events BY NAME SELECT * FROM _circman_events")
-            finally:
-                con.unregister("_circman_events")
-        return len(frame)
-
-    def acknowledge_event(self, event_id: str) -> bool:
-        """Mark a stored event acknowledged; return False if no event has that id."""
-        with self._write() as con:
-            rows = con.execute(
-                "UPDATE events SET acknowledged = true WHERE id = ? RETURNING id", [event_id]
-            ).fetchall()
-        return bool(rows)
-
-    def events(
-        self,
-        *,
-        category: str | None = None,
-        severity: str | None = None,
-        acknowledged: bool | None = None,
-        limit: int | None = None,
-    ) -> pd.DataFrame:
-        """Return stored events, newest first, optionally filtered."""
-        clauses, params = [], []
-        for col, val in (
-            ("category", category),
-            ("severity", severity),
-            ("acknowledged", acknowledged),
-        ):
-            if val is not None:
-                clauses.append(f"{col} = ?")
-                params.append(val)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        sql = f"SELECT * FROM events {where} ORDER BY timestamp DESC, id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        df = self.query(sql, params)
-        df["details"] = pd.Series(
-            [_from_json(v) for v in df["details"]], index=df.index, dtype=object
-        )
-        return df
-
-    # -- scenarios ---------------------------------------------------------------------
-
-    def save_scenario(
-        self,
-        name: str,
-        parameters: Mapping[str, Any],
-        description: str = "",
-        *,
-        overwrite: bool = False,
-    ) -> None:
-        """Store a named scenario; an existing name needs ``overwrite=True``."""
-        if not isinstance(name, str) or not name:
-            raise ParameterError(
-                "scenario name must be a non-empty string", name="name", value=name
-            )
-        if overwrite:
-            self._deny("overwriting a scenario")
-        params_json = to_json(dict(parameters), "parameters")
-        now = _utcnow()
-        with self._write() as con:
-            existing = con.execute("SELECT id FROM scenarios WHERE name = ?", [name]).fetchone()
-            if existing and not overwrite:
-                raise StoreError(
-                    f"scenario {name!r} already exists; pass overwrite=True to replace it"
-                )
-            if existing:
-                con.execute(
-                    "UPDATE scenarios SET description = ?, parameters = ?, updated_at = ? WHERE id = ?",
-                    [description, params_json, now, existing[0]],
-                )
-            else:
-                con.execute(
-                    "INSERT INTO scenarios VALUES (?, ?, ?, ?, ?, ?)",
-                    [uuid.uuid4().hex, name, description, params_json, now, now],
-                )
-
-    def get_scenario(self, name: str) -> dict[str, Any] | None:
-        """Return a stored scenario as a dict, or None if there is none of that name."""
-        df = self.query(
-            "SELECT name, description, parameters, created_at, updated_at FROM scenarios WHERE name = ?",
-            [name],
-        )
-        if df.empty:
-            return None
-        row = df.iloc[0].to_dict()
-        row["parameters"] = _from_json(row["parameters"])
-        return row
-
-    def list_scenarios(self) -> pd.DataFrame:
-        """Return all stored scenarios (name, description, parameters, created_at, updated_at)."""
-        df = self.query(
-            "SELECT name, description, parameters, created_at, updated_at FROM scenarios ORDER BY name"
-        )
-        df["parameters"] = pd.Series(
-            [_from_json(v) for v in df["parameters"]], index=df.index, dtype=object
-        )
-        return df
-
-    def delete_scenario(self, name: str) -> bool:
-        """Delete a stored scenario; return False if there was none of that name."""
-        self._deny("deleting a scenario")
-        with self._write() as con:
-            rows = con.execute(
-                "DELETE FROM scenarios WHERE name = ? RETURNING id", [name]
-            ).fetchall()
-        return bool(rows)
