@@ -129,6 +129,36 @@ class SimulationParameters(_Section):
     temperature_regulation: Fraction = Field(0.1, description="[1/step]")
     silicon_wafer_consumption_rate: NonNegative = Field(0.5, description="[kg/module]")
     solar_glass_consumption_rate: NonNegative = Field(0.2, description="[kg/module]")
+    # Process-model constants beyond the manual's list (circman_kernel.process).
+    step_duration: float = Field(1.0, gt=0.0, le=8760.0, description="[h/step]")
+    temperature_noise: NonNegative = Field(0.1, description="[degC] std of N(0, s) per step")
+    energy_noise: NonNegative = Field(
+        0.1, description="[-] std of the N(1, s) factor on the energy increment"
+    )
+    idle_energy_decay: Fraction = Field(0.95, description="[-/step] power factor when idle")
+    nominal_production_rate: NonNegative = Field(
+        10.0, description="[modules/h] at nominal_cycle_time and efficiency 1"
+    )
+    nominal_cycle_time: float = Field(30.0, gt=0.0, description="[s/module]")
+    base_efficiency: Fraction = Field(0.92, description="[-] inside the temperature band")
+    base_defect_rate: Fraction = Field(0.01, description="[-] at material quality 1")
+    efficiency_temperature_sensitivity: NonNegative = Field(
+        0.02, description="[1/degC] efficiency lost per degC outside the band"
+    )
+    defect_temperature_sensitivity: NonNegative = Field(
+        0.01, description="[1/degC] defect rate added per degC outside the band"
+    )
+    defect_quality_sensitivity: NonNegative = Field(
+        0.2, description="[-] defect rate added per unit of quality below 1"
+    )
+    quality_decay: Fraction = Field(0.0, description="[1/step] ageing of stored material")
+    silicon_wafer_replenishment: NonNegative = Field(0.0, description="[kg/step]")
+    solar_glass_replenishment: NonNegative = Field(0.0, description="[kg/step]")
+    start_probability: Fraction = Field(0.0, description="[1/step] idle -> running")
+    stop_probability: Fraction = Field(0.0, description="[1/step] running -> idle")
+    measurement_noise: NonNegative = Field(
+        0.0, description="[-] relative std of measured temperature, power and rate"
+    )
 
 
 class EventNotificationConfig(_Section):
