@@ -186,7 +186,6 @@ def test_events_persist_with_a_store(store, config):
 
 
 def test_simulate_from_current_state_leaves_state_unchanged(config):
-    pytest.importorskip("circman_kernel.simulation")
     a, b = DigitalTwin(config, seed=7), DigitalTwin(config, seed=7)
     for t in (a, b):
         t.initialize()
