@@ -335,18 +335,23 @@ class SolverSettings(_Section):
     maxiter: int = Field(200, ge=1)
     tolerance: float = Field(1e-8, gt=0.0)
     n_starts: int = Field(4, ge=1, le=100)
+    honesty_iterations: int = Field(8, ge=1, le=10_000, description="MC runs per honesty check")
+    honesty_sigma: float = Field(2.0, ge=0.0, description="gain must exceed this many std errors")
 
 
 class ModelSettings(_Section):
     """``MODEL``: the scikit-learn surrogate and its synthetic training history."""
 
-    estimator: Literal["gradient_boosting", "random_forest", "gaussian_process"] = (
-        "gradient_boosting"
+    estimator: Literal["polynomial", "gradient_boosting", "random_forest", "gaussian_process"] = (
+        "polynomial"
     )
+    degree: int = Field(3, ge=1, le=6, description="polynomial degree (estimator polynomial)")
+    alpha: float = Field(1e-3, ge=0.0, description="ridge penalty (estimator polynomial)")
     n_estimators: int = Field(200, ge=1)
     max_depth: int = Field(3, ge=1)
     cv_folds: int = Field(5, ge=2)
     training_samples: int = Field(2000, ge=10)
+    horizon_steps: int = Field(8, ge=1, description="[steps] simulated per synthetic batch")
     random_state: int = Field(42, ge=0)
 
 
