@@ -1,0 +1,41 @@
+"""Dashboard builders: each returns an ipywidgets container (an :class:`AppView`).
+
+The notebooks in ``notebooks/apps/`` are thin shells, e.g.::
+
+    from circman_kernel.apps import lca_app; lca_app()
+
+Builders are imported on first use so that importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+MODE_ENV = "CIRCMAN_DASHBOARD_MODE"
+MODES = ("published", "edit")
+
+# builder -> module
+_BUILDERS: dict[str, str] = {
+    "line_monitor_app": "line_monitor",
+    "simulation_app": "simulation",
+    "scenarios_app": "scenarios",
+    "optimization_app": "optimization",
+    "lca_app": "lca",
+    "run_explorer_app": "run_explorer",
+}
+
+__all__ = ["MODES", "MODE_ENV", *_BUILDERS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _BUILDERS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'circman_kernel.apps' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"circman_kernel.apps.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,367 @@
+"""Shared look and plumbing of the dashboards: title bar, KPI cards, figures, messages, progress.
+
+Every app is an :class:`AppView` (an ``ipywidgets.VBox``) that keeps handles on its
+controls, figures and KPI cards so that tests can drive it without a browser. Callbacks
+are wrapped by :meth:`AppView.safe`, which turns any error into a readable message in the
+app (never a traceback) and leaves the app answering the next input.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from circman_kernel.apps import MODE_ENV, MODES
+from circman_kernel.errors import CircmanError, ParameterError
+
+log = logging.getLogger("circman.apps")
+
+
+# One palette for every app (colour-blind safe, Okabe-Ito).
+COLORS: dict[str, str] = {
+    "primary": "#0072B2",
+    "secondary": "#E69F00",
+    "good": "#009E73",
+    "bad": "#D55E00",
+    "neutral": "#7f7f7f",
+    "accent": "#CC79A7",
+    "sky": "#56B4E9",
+    "yellow": "#F0E442",
+    "band": "rgba(0,114,178,0.18)",
+    "band2": "rgba(230,159,0,0.18)",
+    "title_bg": "#12355b",
+}
+SERIES = (
+    COLORS["primary"],
+    COLORS["secondary"],
+    COLORS["good"],
+    COLORS["bad"],
+    COLORS["accent"],
+    COLORS["sky"],
+    COLORS["neutral"],
+)
+
+_CSS = """
+<style>
+.cm-title {background:#12355b;color:#fff;padding:10px 16px;border-radius:6px;
+  font-family:sans-serif;margin-bottom:6px}
+.cm-title h2 {margin:0;font-size:20px;color:#fff} .cm-title p {margin:2px 0 0 0;font-size:13px;opacity:.85}
+.cm-badge {float:right;font-size:12px;background:#fff;color:#12355b;border-radius:10px;padding:2px 8px}
+.cm-kpi {border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;min-width:130px;
+  font-family:sans-serif;background:#f8fafc}
+.cm-kpi .lbl {font-size:12px;color:#555} .cm-kpi .val {font-size:20px;font-weight:600;color:#12355b}
+.cm-kpi .unit {font-size:12px;color:#555;margin-left:3px} .cm-kpi .sub {font-size:11px;color:#777}
+.cm-msg {font-family:sans-serif;font-size:13px;padding:6px 10px;border-radius:4px}
+.cm-msg.error {background:#fdecea;color:#8a1c10;border:1px solid #f5c2bc}
+.cm-msg.info {background:#e8f1fb;color:#0b3d6e;border:1px solid #bcd6f2}
+.cm-msg.ok {background:#e9f7ef;color:#0d5a32;border:1px solid #b7e4c7}
+</style>
+"""
+
+
+def dashboard_mode() -> str:
+    """Return ``"published"`` or ``"edit"`` from ``$CIRCMAN_DASHBOARD_MODE`` (default edit).
+
+    ``circman dashboard`` starts its kernels with ``published`` unless ``--edit`` is given;
+    a researcher calling a builder in JupyterLab gets the edit mode.
+    """
+    mode = os.environ.get(MODE_ENV, "edit").strip().lower() or "edit"
+    if mode not in MODES:
+        raise ParameterError(
+            f"{MODE_ENV}={mode!r} is not a dashboard mode; use one of {', '.join(MODES)}",
+            name=MODE_ENV,
+            value=mode,
+        )
+    return mode
+
+
+def open_store(store: Any = None, *, published: bool | None = None) -> Any:
+    """Return ``store`` or a :class:`~circman_kernel.store.RunStore` on the default file.
+
+    ``published`` defaults to the dashboard mode: a published dashboard may save new
+    runs but cannot delete or overwrite stored ones.
+    """
+    if store is not None:
+        return store
+    from circman_kernel.store import RunStore
+
+    if published is None:
+        published = dashboard_mode() == "published"
+    return RunStore(None, published=published)
+
+
+# Display name and unit of the twin's state variables and the simulation KPIs.
+VARIABLE_UNITS: dict[str, tuple[str, str]] = {
+    "production_line.temperature": ("Line temperature", "degC"),
+    "production_line.energy_consumption": ("Line power", "kW"),
+    "production_line.production_rate": ("Production rate", "modules/h"),
+    "production_line.efficiency": ("Efficiency", "-"),
+    "production_line.defect_rate": ("Defect rate", "-"),
+    "production_line.cycle_time": ("Cycle time", "s/module"),
+    "materials.silicon_wafer.inventory": ("Silicon wafer inventory", "kg"),
+    "materials.silicon_wafer.quality": ("Silicon wafer quality", "-"),
+    "materials.silicon_wafer.consumption": ("Silicon wafer use", "kg"),
+    "materials.solar_glass.inventory": ("Solar glass inventory", "kg"),
+    "materials.solar_glass.quality": ("Solar glass quality", "-"),
+    "materials.solar_glass.consumption": ("Solar glass use", "kg"),
+    "environment.temperature": ("Ambient temperature", "degC"),
+    "environment.humidity": ("Ambient humidity", "% RH"),
+    "output_modules": ("Output", "modules"),
+    "energy_kwh": ("Energy", "kWh"),
+    "energy_per_module_kwh": ("Energy per module", "kWh/module"),
+    "defect_rate": ("Defect rate", "-"),
+    "mean_efficiency": ("Mean efficiency", "-"),
+    "silicon_wafer_kg": ("Silicon wafer used", "kg"),
+    "solar_glass_kg": ("Solar glass used", "kg"),
+}
+
+
+def variable_label(name: str) -> tuple[str, str]:
+    """Return ``(label, unit)`` for a state variable or KPI (unknown: name, ``"as stored"``)."""
+    return VARIABLE_UNITS.get(name, (name, "as stored"))
+
+
+def axis_title(label: str, unit: str) -> str:
+    """Return an axis title with its unit in brackets, e.g. ``"Temperature [degC]"``."""
+    return f"{label} [{unit}]"
+
+
+def make_figure(
+    traces: Iterable[go.BaseTraceType] = (),
+    *,
+    x_title: str,
+    y_title: str,
+    title: str = "",
+    height: int = 320,
+    layout: Mapping[str, Any] | None = None,
+) -> go.FigureWidget:
+    """Return a plotly ``FigureWidget`` in the house style with titled axes.
+
+    The complete ``go.Figure`` is built first and wrapped once (cheaper than adding
+    traces to a live widget); callbacks then update it inside ``fig.batch_update()``.
+    """
+    if "[" not in x_title or "[" not in y_title:
+        raise ParameterError("axis titles carry their unit in brackets, e.g. 'Time [h]'")
+    fig = go.Figure(data=list(traces))
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 14}},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 40 if title else 20, "b": 50},
+        template="plotly_white",
+        colorway=list(SERIES),
+        legend={"orientation": "h", "y": -0.25},
+        font={"family": "sans-serif", "size": 12},
+        **dict(layout or {}),
+    )
+    return go.FigureWidget(fig)
+
+
+def title_bar(title: str, subtitle: str = "", *, mode: str | None = None) -> widgets.HTML:
+    """Return the title bar: app name, one-line purpose, and the dashboard mode badge."""
+    mode = mode or dashboard_mode()
+    badge = "published (read-only)" if mode == "published" else "edit mode"
+    return widgets.HTML(
+        _CSS + f'<div class="cm-title"><span class="cm-badge">{badge}</span>'
+        f"<h2>{html.escape(title)}</h2><p>{html.escape(subtitle)}</p></div>"
+    )
+
+
+@dataclass(frozen=True)
+class KPIValue:
+    """What a KPI card shows: its value, unit and an optional note (e.g. vs baseline)."""
+
+    value: float | str
+    unit: str = ""
+    note: str = ""
+
+
+class KPICard(widgets.HTML):
+    """A headline number with its label and unit."""
+
+    def __init__(self, label: str, unit: str = "", *, fmt: str = "{:,.2f}") -> None:
+        super().__init__()
+        self.label = label
+        self.unit = unit
+        self.fmt = fmt
+        self.current: float | str | None = None
+        self.set(None)
+
+    def set(self, value: float | str | None, note: str = "") -> None:
+        """Show ``value`` (``None`` shows a dash) with an optional note below it."""
+        self.current = value
+        if value is None:
+            text = "–"
+        elif isinstance(value, str):
+            text = html.escape(value)
+        else:
+            text = self.fmt.format(value)
+        self.value = (
+            f'<div class="cm-kpi"><div class="lbl">{html.escape(self.label)}</div>'
+            f'<span class="val">{text}</span><span class="unit">{html.escape(self.unit)}</span>'
+            f'<div class="sub">{html.escape(note) or "&nbsp;"}</div></div>'
+        )
+
+
+def kpi_row(cards: Iterable[KPICard]) -> widgets.HBox:
+    """Return the KPI cards laid out in one wrapping row."""
+    return widgets.HBox(list(cards), layout=widgets.Layout(flex_flow="row wrap", gap="8px"))
+
+
+class Notice(widgets.HTML):
+    """The app's message line: errors and confirmations as plain sentences."""
+
+    def __init__(self) -> None:
+        super().__init__(value="")
+        self.kind = ""
+        self.text = ""
+
+    def show(self, text: str, kind: str = "info") -> None:
+        self.kind, self.text = kind, text
+        self.value = f'<div class="cm-msg {kind}">{html.escape(text)}</div>'
+
+    def error(self, text: str) -> None:
+        self.show(text, "error")
+
+    def ok(self, text: str) -> None:
+        self.show(text, "ok")
+
+    def clear(self) -> None:
+        self.kind, self.text, self.value = "", "", ""
+
+
+def readable(exc: BaseException) -> str:
+    """Return one sentence for a failed action: the error's message, never a traceback."""
+    if isinstance(exc, CircmanError):
+        return str(exc) or type(exc).__name__
+    return f"Unexpected {type(exc).__name__}: {exc}. The app is still running; try again."
+
+
+class Busy(widgets.HBox):
+    """Progress indicator: a bar and a label; ``step()`` advances, ``done()`` hides it."""
+
+    def __init__(self) -> None:
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="240px"))
+        self.label = widgets.Label("")
+        super().__init__([self.bar, self.label], layout=widgets.Layout(visibility="hidden"))
+
+    def start(self, text: str, total: int = 1) -> None:
+        self.bar.max, self.bar.value, self.bar.bar_style = max(int(total), 1), 0, "info"
+        self.label.value = text
+        self.layout.visibility = "visible"
+
+    def step(self, text: str | None = None, n: int = 1) -> None:
+        self.bar.value = min(self.bar.value + n, self.bar.max)
+        if text is not None:
+            self.label.value = text
+
+    def done(self) -> None:
+        self.bar.value = self.bar.max
+        self.layout.visibility = "hidden"
+
+    @property
+    def active(self) -> bool:
+        return self.layout.visibility == "visible"
+
+
+class AppView(widgets.VBox):
+    """An app: a VBox plus handles on its parts.
+
+    Attributes
+    ----------
+    controls, figures, kpis : dict
+        Named widgets, so tests (and notebooks) can drive the app without a browser.
+    notice : Notice
+        The message line. ``busy`` : the progress indicator.
+    background : bool
+        Run long work (:meth:`run`) on a worker thread so that the kernel keeps
+        answering the page; ``False`` runs it inline (tests).
+    """
+
+    def __init__(self, title: str, subtitle: str, *, background: bool = True) -> None:
+        super().__init__(layout=widgets.Layout(width="100%"))
+        self.title = title
+        self.mode = dashboard_mode()
+        self.notice = Notice()
+        self.busy = Busy()
+        self.controls: dict[str, widgets.Widget] = {}
+        self.figures: dict[str, go.FigureWidget] = {}
+        self.kpis: dict[str, KPICard] = {}
+        self.background = background
+        self._worker: threading.Thread | None = None
+        self._header = title_bar(title, subtitle, mode=self.mode)
+        self.add_class("circman-app")
+
+    def layout_body(self, *parts: widgets.Widget) -> None:
+        """Set the app's children: title bar, message, progress, then ``parts``."""
+        self.children = (self._header, self.notice, self.busy, *parts)
+
+    def safe(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a callback: errors become a message in the app and the app keeps going."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # a viewer's mistake must never break the app
+                # The traceback goes to the log only (never into the page).
+                log.info("callback %s failed", getattr(fn, "__name__", fn), exc_info=True)
+                self.busy.done()
+                self.notice.error(readable(exc))
+                return None
+
+        return wrapper
+
+    def run(
+        self,
+        work: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        *,
+        text: str = "Working…",
+    ) -> None:
+        """Run ``work()`` (on a worker thread when ``background``) then ``on_done(result)``.
+
+        Errors in either step are shown as a message. A second request while one is
+        running is refused with a message rather than queued.
+        """
+        if self._worker is not None and self._worker.is_alive():
+            self.notice.show("Still working on the previous request; please wait.", "info")
+            return
+        self.busy.start(text, total=2)
+
+        def job() -> None:
+            try:
+                result = work()
+                self.busy.step("Drawing…")
+                on_done(result)
+            except Exception as exc:
+                log.info("background work failed", exc_info=True)
+                self.notice.error(readable(exc))
+            finally:
+                self.busy.done()
+
+        if self.background:
+            self._worker = threading.Thread(target=job, name=f"circman-{self.title}", daemon=True)
+            self._worker.start()
+        else:
+            job()
+
+    def wait(self, timeout: float | None = 60.0) -> None:
+        """Block until background work started by :meth:`run` has finished."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+
+def labelled(widget: widgets.Widget, text: str) -> widgets.VBox:
+    """Return ``widget`` under a small caption."""
+    return widgets.VBox([widgets.HTML(f"<b>{html.escape(text)}</b>"), widget])

@@ -1,0 +1,254 @@
+"""Serving the dashboards: the app list and the Voila (or JupyterLab) command line.
+
+``circman dashboard`` runs Voila in tree mode on ``notebooks/apps/`` (each app at
+``/voila/render/<name>.ipynb``), bound to 127.0.0.1, with a pool of preheated kernels
+(fast first view), idle-kernel culling (closed pages free their kernel), a fixed port
+(``port_retries=0``: a busy port is an error, not a silent move) and a template without
+CDN links (works offline). Kernels get ``CIRCMAN_DASHBOARD_MODE=published`` unless edit
+mode is asked for explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+from circman_kernel.apps import MODE_ENV
+from circman_kernel.errors import ConfigError, ParameterError
+from circman_kernel.paths import project_root
+
+__all__ = [
+    "APPS",
+    "AppSpec",
+    "DashboardCommand",
+    "PoolAwareKernelManager",
+    "apps_dir",
+    "dashboard_command",
+    "lab_command",
+    "template_share_dir",
+]
+
+TEMPLATE = "circman"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One dashboard: notebook stem, builder name in :mod:`circman_kernel.apps`, title."""
+
+    name: str
+    builder: str
+    title: str
+    audience: str
+    description: str
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.name}.ipynb"
+
+    @property
+    def url_path(self) -> str:
+        """Path of the app under the server root."""
+        return f"/voila/render/{self.notebook}"
+
+
+APPS: tuple[AppSpec, ...] = (
+    AppSpec(
+        "line_monitor",
+        "line_monitor_app",
+        "Line monitor",
+        "managers, operators",
+        "Live twin fed by a sensor replay or simulated sensors: KPIs, process charts, "
+        "status and the alert panel with acknowledgement.",
+    ),
+    AppSpec(
+        "simulation",
+        "simulation_app",
+        "Simulation",
+        "researchers",
+        "Set process parameters and see the Monte Carlo fan chart (P5-P50-P95) per variable.",
+    ),
+    AppSpec(
+        "scenarios",
+        "scenarios_app",
+        "What-if scenarios",
+        "managers, researchers",
+        "Define scenarios, run them and compare each against the baseline side by side.",
+    ),
+    AppSpec(
+        "optimization",
+        "optimization_app",
+        "Optimisation",
+        "researchers",
+        "Objective and constraints to optimised parameters: before/after, honesty check, "
+        "Pareto front, applied to a what-if twin.",
+    ),
+    AppSpec(
+        "lca",
+        "lca_app",
+        "Life-cycle assessment",
+        "managers, researchers",
+        "Impact by life-cycle phase as a waterfall, impact-factor profile and grid region, "
+        "uncertainty band, per kWp and per kWh.",
+    ),
+    AppSpec(
+        "run_explorer",
+        "run_explorer_app",
+        "Run explorer",
+        "researchers",
+        "Stored runs: filter, compare two or more, download as CSV or Parquet.",
+    ),
+)
+
+
+def apps_dir() -> Path:
+    """Return the folder with the app notebooks (``notebooks/apps`` of the checkout)."""
+    root = project_root()
+    if root is None:
+        raise ConfigError(
+            "the dashboards are served from a source checkout (notebooks/apps/); "
+            "run circman dashboard from the repository or pass --root"
+        )
+    return root / "notebooks" / "apps"
+
+
+def template_share_dir() -> Path:
+    """Return the ``share/jupyter``-like folder holding the offline ``circman`` Voila template."""
+    return Path(__file__).resolve().parent / "apps" / "share"
+
+
+class PoolAwareKernelManager(AsyncMappingKernelManager):
+    """Kernel manager whose idle culler spares the preheated kernels waiting in the pool.
+
+    Voila's pool keeps kernels that nobody is connected to yet; the stock culler would
+    treat them as abandoned and cull them, leaving the pool empty (every view cold).
+    Kernels of closed pages are culled as usual.
+    """
+
+    def _pooled_kernel_ids(self) -> set[str]:
+        ids: set[str] = set()
+        for pool in getattr(self, "_pools", {}).values():
+            for task in pool:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    kid = task.result().get("kernel_id")
+                    if kid:
+                        ids.add(kid)
+        return ids
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        if kernel_id in self._pooled_kernel_ids():
+            return
+        await super().cull_kernel_if_idle(kernel_id)
+
+
+@dataclass(frozen=True)
+class DashboardCommand:
+    """A command line to run and the environment to run it with."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str] = field(repr=False)
+    url: str = ""
+
+    def env_changes(self) -> dict[str, str]:
+        """Return only the variables this command sets on top of ``os.environ``."""
+        return {k: v for k, v in self.env.items() if os.environ.get(k) != v}
+
+
+def dashboard_command(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8866,
+    edit: bool = False,
+    root: str | os.PathLike[str] | None = None,
+    preheat: bool = True,
+    pool_size: int = 1,
+    cull_idle_timeout_s: int = 600,
+    cull_interval_s: int = 60,
+    show_tracebacks: bool = False,
+    env: dict[str, str] | None = None,
+) -> DashboardCommand:
+    """Return the Voila command serving the apps in tree mode.
+
+    Parameters
+    ----------
+    host, port : str, int
+        Address to bind; 127.0.0.1 by default (publish through an authenticating
+        reverse proxy, never by binding a public address).
+    edit : bool
+        Edit mode (researchers): apps may delete and overwrite stored runs. The
+        default, published mode, only lets viewers run what-ifs and save new runs.
+    root : path, optional
+        Folder of app notebooks (default ``notebooks/apps``).
+    preheat, pool_size : bool, int
+        Keep ``pool_size`` kernels per app executed and waiting (first view ~2x faster).
+    cull_idle_timeout_s, cull_interval_s : int
+        Shut down a closed page's kernel after this many idle seconds [s], checking every
+        ``cull_interval_s`` [s]. 0 disables culling.
+    """
+    if not 0 < int(port) < 65536:
+        raise ParameterError(f"port must be 1..65535, got {port}", name="port", value=port)
+    if pool_size < 0 or cull_idle_timeout_s < 0 or cull_interval_s < 0:
+        raise ParameterError("pool size and culling times must be >= 0")
+    root_path = Path(root) if root is not None else apps_dir()
+    if not root_path.is_dir():
+        raise ConfigError(f"app folder {root_path} does not exist", file=str(root_path))
+    argv = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(root_path),
+        "--no-browser",
+        f"--Voila.ip={host}",
+        f"--port={int(port)}",
+        "--Voila.port_retries=0",
+        f"--template={TEMPLATE}",
+        "--theme=light",
+        f"--VoilaConfiguration.show_tracebacks={show_tracebacks}",
+        "--VoilaConfiguration.multi_kernel_manager_class="
+        "circman_kernel.dashboard.PoolAwareKernelManager",
+    ]
+    if preheat and pool_size > 0:
+        argv += [
+            "--VoilaConfiguration.preheat_kernel=True",
+            f"--VoilaConfiguration.default_pool_size={int(pool_size)}",
+            "--VoilaKernelManager.preheat_denylist=" + json.dumps(["index.ipynb"]),
+        ]
+    if cull_idle_timeout_s > 0:
+        argv += [
+            f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout_s)}",
+            f"--MappingKernelManager.cull_interval={max(int(cull_interval_s), 1)}",
+        ]
+    run_env = dict(os.environ if env is None else env)
+    run_env[MODE_ENV] = "edit" if edit else "published"
+    share = str(template_share_dir())
+    prior = run_env.get("JUPYTER_PATH", "")
+    run_env["JUPYTER_PATH"] = share + (os.pathsep + prior if prior else "")
+    return DashboardCommand(tuple(argv), run_env, url=f"http://{host}:{int(port)}/")
+
+
+def lab_command(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    root: str | os.PathLike[str] | None = None,
+) -> DashboardCommand:
+    """Return the JupyterLab command opening the notebooks folder (edit mode)."""
+    if root is None:
+        root = apps_dir().parent
+    argv = (
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={Path(root)}",
+        f"--ServerApp.ip={host}",
+        f"--ServerApp.port={int(port)}",
+        "--ServerApp.port_retries=0",
+        "--no-browser",
+    )
+    env = dict(os.environ)
+    env[MODE_ENV] = "edit"
+    return DashboardCommand(argv, env, url=f"http://{host}:{int(port)}/lab")

@@ -1,0 +1,117 @@
+"""A real Voila server for the browser tests and the dashboard benchmark.
+
+Started with the same command line as ``circman dashboard`` (tree mode on
+``notebooks/apps``, offline template, preheated pool, culling), on a free port, with
+Jupyter/IPython folders and the run store in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from circman_kernel.dashboard import dashboard_command
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class VoilaServer:
+    url: str
+    proc: subprocess.Popen
+    db: Path
+    log: Path
+    env: dict[str, str]
+
+    def app_url(self, name: str) -> str:
+        return f"{self.url}voila/render/{name}.ipynb"
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(
+        f"voila did not answer {url} within {timeout_s} s:\n{log.read_text()[-3000:]}"
+    )
+
+
+@contextmanager
+def voila_server(
+    tmp: Path,
+    *,
+    preheat: bool = True,
+    cull_idle_timeout_s: int = 600,
+    cull_interval_s: int = 60,
+    edit: bool = False,
+    timeout_s: float = 60.0,
+) -> Iterator[VoilaServer]:
+    """Run ``circman dashboard``'s Voila command in ``tmp``; stop it with SIGTERM on exit."""
+    home = tmp / "home"
+    env = dict(os.environ)
+    for var, sub in {
+        "JUPYTER_CONFIG_DIR": "config",
+        "JUPYTER_DATA_DIR": "data",
+        "JUPYTER_RUNTIME_DIR": "runtime",
+        "IPYTHONDIR": "ipython",
+        "MPLCONFIGDIR": "mpl",
+    }.items():
+        env[var] = str(home / sub)
+    db = tmp / "dashboard.duckdb"
+    env["CIRCMAN_DB"] = str(db)
+    env.pop("CIRCMAN_CONFIG_DIR", None)
+    port = free_port()
+    cmd = dashboard_command(
+        port=port,
+        edit=edit,
+        preheat=preheat,
+        cull_idle_timeout_s=cull_idle_timeout_s,
+        cull_interval_s=cull_interval_s,
+        env=env,
+    )
+    log = tmp / "voila.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            list(cmd.argv), env=cmd.env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp
+        )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/voila/tree", proc, log, timeout_s)
+        yield VoilaServer(f"http://127.0.0.1:{port}/", proc, db, log, cmd.env)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
