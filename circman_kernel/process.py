@@ -415,7 +415,7 @@ def producible_modules(inventory: Any, replenishment: Any, consumption_rate: Any
     (1700.0, inf)
     """
     rate = np.asarray(consumption_rate, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(rate > 0, np.add(inventory, replenishment) / rate, _INF)
 
 

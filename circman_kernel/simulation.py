@@ -72,14 +72,17 @@ KPI_NAMES = (
 def as_seed_sequence(seed: Any) -> np.random.SeedSequence:
     """Return a SeedSequence from ``None`` (fresh entropy), an int, a SeedSequence or a Generator.
 
-    A Generator gives one draw of 63 bits as entropy (so the caller's generator advances).
+    A Generator gives one draw of 63 bits as entropy (so the caller's generator advances);
+    ``None`` draws 63 bits of fresh entropy, so that every run has a seed to record.
     """
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, np.random.Generator):
         return np.random.SeedSequence(int(seed.integers(2**63)))
-    if seed is None:
-        return np.random.SeedSequence()
+    if seed is None:  # fresh entropy, kept to 63 bits so that a store can record it
+        return np.random.SeedSequence(
+            int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
+        )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ParameterError(
             f"seed must be a non-negative int, a numpy Generator or None, got {seed!r}",
