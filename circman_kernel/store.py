@@ -281,20 +281,22 @@ class RunStore(StoreExtras):
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """Return one run's ``runs`` row as a dict plus ``"kpis"`` (name -> value)."""
-        df = self._decode_runs(
-            self.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
+        df = self.query(
+            f"SELECT {_RUN_COLUMNS}, (SELECT list(struct_pack(kpi, value) ORDER BY kpi) "
+            "FROM run_kpis AS k WHERE k.run_id = runs.id) AS kpis FROM runs WHERE id = ?",
+            [run_id],
         )
         if df.empty:
             raise StoreError(f"no run with id {run_id!r} in {self.path}")
-        row = df.iloc[0].to_dict()
+        row = self._decode_runs(df).iloc[0].to_dict()
         row["created_at"] = pd.Timestamp(row["created_at"]).to_pydatetime()
         for key in ("duration_s", "seed"):
             if row[key] is not None and pd.isna(row[key]):
                 row[key] = None
         if row["seed"] is not None:
             row["seed"] = int(row["seed"])
-        kp = self.query("SELECT kpi, value FROM run_kpis WHERE run_id = ? ORDER BY kpi", [run_id])
-        row["kpis"] = dict(zip(kp["kpi"], kp["value"].astype(float), strict=True))
+        kpis = row["kpis"] if row["kpis"] is not None else []
+        row["kpis"] = {k["kpi"]: float(k["value"]) for k in kpis}
         return row
 
     def trajectories(self, run_id: str) -> pd.DataFrame:
@@ -311,12 +313,15 @@ class RunStore(StoreExtras):
         """Return one row per run (index ``run_id``, in the given order) and one column per KPI."""
         ids = as_list(run_ids, "run_ids") or []
         long = self.query(
-            "SELECT run_id, kpi, value FROM run_kpis WHERE list_contains(?::VARCHAR[], run_id)",
+            "SELECT i.id AS run_id, r.id IS NOT NULL AS found, k.kpi, k.value "
+            "FROM unnest(?::VARCHAR[]) AS i(id) LEFT JOIN runs AS r ON r.id = i.id "
+            "LEFT JOIN run_kpis AS k ON k.run_id = i.id",
             [ids],
         )
-        missing = self._missing(ids)
+        missing = sorted(set(long.loc[~long["found"], "run_id"]))
         if missing:
             raise StoreError(f"no run with id {missing} in {self.path}")
+        long = long.dropna(subset=["kpi"])
         wide = long.pivot(index="run_id", columns="kpi", values="value")
         wide = wide.reindex(ids)
         wide.columns.name = None
