@@ -128,9 +128,15 @@ def default_state(config: Any = None) -> dict[str, Any]:
 
 def copy_state(state: Any) -> Any:
     """Return a deep copy of a state made of dicts, lists and immutable scalars."""
-    if type(state) is dict:
-        return {k: (copy_state(v) if type(v) in _CONTAINERS else v) for k, v in state.items()}
-    if type(state) is list:
+    t = type(state)
+    if t is dict:
+        out = state.copy()
+        for k, v in out.items():
+            tv = type(v)
+            if tv is dict or tv is list:
+                out[k] = copy_state(v)  # same keys: safe while iterating
+        return out
+    if t is list:
         return [copy_state(v) if type(v) in _CONTAINERS else v for v in state]
     return state
 
@@ -271,14 +277,23 @@ def _merge(base: dict, updates: Mapping, schema: dict | None) -> dict:
     """Return ``base`` with ``updates`` merged in; touched leaves validated, base untouched."""
     new = base.copy()
     for key, value in updates.items():
-        if type(key) is not str:
-            raise _Invalid(str(key), value, "state keys must be strings")
         node = None
         if schema is not None:
             node = schema.get(key)
             if node is None:
                 node = schema.get("*")
         t = type(value)
+        # Fast path: a float/int for a numeric leaf inside its physical range.
+        if (
+            (t is float or t is int)
+            and type(node) is tuple
+            and node[0] == _NUM
+            and node[1] <= value <= node[2]
+        ):
+            new[key] = value
+            continue
+        if type(key) is not str:
+            raise _Invalid(str(key), value, "state keys must be strings")
         if t is dict or (t not in _SCALARS and isinstance(value, Mapping)):
             if type(node) is tuple:
                 raise _Invalid(key, value, "expected a value, got a mapping")
@@ -392,16 +407,26 @@ class StateManager:
             raise NotInitializedError("the state manager has no state yet; call set_state first")
         return self._states[-1]
 
-    def _apply(self, updates: Mapping[str, Any]) -> tuple[dict, dict]:
-        """Merge ``updates``; return (previous, new) stored states (callers must not mutate)."""
+    def _apply(
+        self, updates: Mapping[str, Any], stamp: datetime | None = None
+    ) -> tuple[dict, dict]:
+        """Merge ``updates``; return (previous, new) stored states (callers must not mutate).
+
+        ``stamp`` (a naive datetime) becomes the new timestamp when ``updates`` has none.
+        """
         with self._lock:
             previous = self._current()
             try:
                 new = _merge(previous, updates, SCHEMA)
             except _Invalid as exc:
                 raise exc.to_error() from None
-            has_ts = "timestamp" in updates
-            key = parse_timestamp(new["timestamp"]) if has_ts else self._keys[-1]
+            if "timestamp" in updates:
+                key = parse_timestamp(new["timestamp"])
+            elif stamp is not None:
+                new["timestamp"] = stamp.isoformat()
+                key = stamp
+            else:
+                key = self._keys[-1]
             self._append(new, key)
             return previous, new
 

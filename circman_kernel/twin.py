@@ -141,11 +141,9 @@ class DigitalTwin:
         if not self._initialized:
             self._require()
         if external_data is None:
-            data: Mapping[str, Any] = {"timestamp": datetime.now().isoformat()}
+            data: Mapping[str, Any] = {}
         elif type(external_data) is dict or isinstance(external_data, Mapping):
             data = external_data
-            if "timestamp" not in data:
-                data = {**data, "timestamp": datetime.now().isoformat()}
         else:
             raise StateValidationError(
                 f"update data must be a mapping, got {type(external_data).__name__}",
@@ -153,7 +151,7 @@ class DigitalTwin:
                 value=external_data,
             )
         with self._lock:
-            previous, new = self.state_manager._apply(data)
+            previous, new = self.state_manager._apply(data, datetime.now())
             self._after_change(previous, new, data)
         return True
 
@@ -176,10 +174,14 @@ class DigitalTwin:
     def _check_thresholds(self, state: dict, touched: Mapping | None) -> None:
         outside = self._outside
         for top, items in self._thresholds.items():
-            if touched is not None and top not in touched:
-                continue
+            if touched is not None:
+                sub = touched.get(top)
+                if sub is None:
+                    continue
             section = state.get(top)
             for path, keys, lo, hi in items:
+                if touched is not None and len(keys) == 1 and keys[0] not in sub:
+                    continue  # this reading was not part of the update
                 value = section
                 for k in keys:
                     value = value.get(k) if type(value) is dict else None
@@ -187,41 +189,46 @@ class DigitalTwin:
                     continue
                 side = "upper" if value > hi else ("lower" if value < lo else None)
                 was = outside.get(path)
-                if side == was:
-                    continue
-                if side is None:
-                    del outside[path]
-                else:
-                    outside[path] = side
-                em = self.event_manager
-                if not em.publish_threshold_breaches:
-                    continue
-                if was is not None:
-                    em.publish(
-                        ThresholdEvent(
-                            path,
-                            hi if was == "upper" else lo,
-                            value,
-                            bound=was,
-                            recovered=True,
-                            band=(lo, hi),
-                            source=self.name,
-                            details={"timestamp": state.get("timestamp")},
-                        )
-                    )
-                if side is not None:
-                    em.publish(
-                        ThresholdEvent(
-                            path,
-                            hi if side == "upper" else lo,
-                            value,
-                            bound=side,
-                            band=(lo, hi),
-                            severity=em.default_alert_severity,
-                            source=self.name,
-                            details={"timestamp": state.get("timestamp")},
-                        )
-                    )
+                if side != was:
+                    self._threshold_changed(state, path, value, lo, hi, was, side)
+
+    def _threshold_changed(
+        self, state: dict, path: str, value: float, lo: float, hi: float, was: Any, side: Any
+    ) -> None:
+        if side is None:
+            del self._outside[path]
+        else:
+            self._outside[path] = side
+        em = self.event_manager
+        if not em.publish_threshold_breaches:
+            return
+        when = {"timestamp": state.get("timestamp")}
+        if was is not None:
+            em.publish(
+                ThresholdEvent(
+                    path,
+                    hi if was == "upper" else lo,
+                    value,
+                    bound=was,
+                    recovered=True,
+                    band=(lo, hi),
+                    source=self.name,
+                    details=when,
+                )
+            )
+        if side is not None:
+            em.publish(
+                ThresholdEvent(
+                    path,
+                    hi if side == "upper" else lo,
+                    value,
+                    bound=side,
+                    band=(lo, hi),
+                    severity=em.default_alert_severity,
+                    source=self.name,
+                    details=when,
+                )
+            )
 
     @property
     def breached_thresholds(self) -> dict[str, str]:
