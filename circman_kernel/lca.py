@@ -502,6 +502,7 @@ class LCAAnalyzer:
         distribution: str | None = None,
         seed: Any = None,
         n_modules: float | None = None,
+        capacity_kwp: float | None = None,
     ) -> LCAUncertainty:
         """Return the distribution of every phase under factor uncertainty.
 
@@ -535,7 +536,7 @@ class LCAAnalyzer:
             recycling_rates,
             transport_distance,
         )
-        impact = self._impact(a, context, n_modules, None)
+        impact = self._impact(a, context, n_modules, capacity_kwp)
         _, region = self.tables.grid_intensity(grid_carbon_intensity)
         spreads = self.tables.spreads(spread, region)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
