@@ -145,6 +145,33 @@ _CONTAINERS = frozenset({dict, list})
 _SCALARS = frozenset({float, int, str, bool, type(None)})
 
 
+_TOP_KEYS = frozenset(SCHEMA)
+_LINE_KEYS = frozenset(SCHEMA["production_line"])
+_ENV_KEYS = frozenset(SCHEMA["environment"])
+_MATERIAL_KEYS = frozenset(_MATERIAL)
+
+
+def _copy_stored(state: dict) -> dict:
+    # Copy of a validated stored state. Known leaves are scalars, so a branch holding only
+    # known keys needs one C-level dict.copy(); anything else takes the generic path.
+    if not state.keys() <= _TOP_KEYS:
+        return copy_state(state)
+    out = state.copy()
+    line = out.get("production_line")
+    if line is not None:
+        out["production_line"] = line.copy() if line.keys() <= _LINE_KEYS else copy_state(line)
+    env = out.get("environment")
+    if env is not None:
+        out["environment"] = env.copy() if env.keys() <= _ENV_KEYS else copy_state(env)
+    materials = out.get("materials")
+    if materials is not None:
+        materials = materials.copy()
+        for name, m in materials.items():
+            materials[name] = m.copy() if m.keys() <= _MATERIAL_KEYS else copy_state(m)
+        out["materials"] = materials
+    return out
+
+
 def get_path(state: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """Return the value at a dotted path (``"production_line.temperature"``) or ``default``."""
     node: Any = state
@@ -451,7 +478,7 @@ class StateManager:
         with self._lock:
             if len(self._states) == self._start:
                 return None
-            return copy_state(self._states[-1])
+            return _copy_stored(self._states[-1])
 
     def get_value(self, path: str, default: Any = None) -> Any:
         """Return the current value at a dotted path, e.g. ``"production_line.temperature"``."""
@@ -469,7 +496,7 @@ class StateManager:
                 if limit < 0:
                     raise ParameterError(f"limit must be >= 0, got {limit}", name="limit")
                 lo = max(lo, end - limit)
-            return [copy_state(s) for s in self._states[lo:end]] if end > lo else []
+            return [_copy_stored(s) for s in self._states[lo:end]] if end > lo else []
 
     def __len__(self) -> int:
         """Number of earlier states held in the history."""
@@ -486,7 +513,7 @@ class StateManager:
             keys = self._keys
             if not self._inversions:
                 i = bisect_right(keys, key, self._start)
-                return copy_state(self._states[i - 1]) if i > self._start else None
+                return _copy_stored(self._states[i - 1]) if i > self._start else None
             # Time went backwards inside the window (e.g. a replay of old data after live
             # updates): search a sorted index, rebuilt once per change.
             cache = self._sorted_cache
@@ -495,7 +522,7 @@ class StateManager:
                 cache = (self._version, [keys[j] for j in order], order)
                 self._sorted_cache = cache
             i = bisect_right(cache[1], key)
-            return copy_state(self._states[cache[2][i - 1]]) if i > 0 else None
+            return _copy_stored(self._states[cache[2][i - 1]]) if i > 0 else None
 
     def clear_history(self) -> None:
         """Forget the earlier states; the current state stays."""
