@@ -300,11 +300,17 @@ class ImpactFactors(_Section):
 
     @model_validator(mode="after")
     def _uncertainty_keys_are_known(self) -> ImpactFactors:
+        groups = ("MATERIAL_IMPACT_FACTORS", "ENERGY_IMPACT_FACTOR", "GRID_CARBON_INTENSITIES",
+                  "TRANSPORT_IMPACT_FACTOR", "DISPOSAL_IMPACT_FACTORS",
+                  "RECYCLING_BENEFIT_FACTORS", "OPERATIONAL_IMPACT_FACTOR")  # fmt: skip
         for key in self.FACTOR_UNCERTAINTY:
             group, _, entry = key.partition(".")
-            table = getattr(self, group, None) if group.isupper() else None
-            if table is None or isinstance(table, str):
-                raise ValueError(f"FACTOR_UNCERTAINTY.{key}: unknown factor group {group!r}")
+            if group not in groups:
+                raise ValueError(
+                    f"FACTOR_UNCERTAINTY.{key}: unknown factor group {group!r}; "
+                    f"known: {', '.join(groups)}"
+                )
+            table = getattr(self, group)
             if entry and (isinstance(table, float) or entry not in table):
                 raise ValueError(f"FACTOR_UNCERTAINTY.{key}: {group} has no entry {entry!r}")
         return self
