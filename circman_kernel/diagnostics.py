@@ -54,9 +54,41 @@ def _check_store(ctx: _Context) -> str:
     return str(path)
 
 
+def _check_twin(ctx: _Context) -> str:
+    # A fresh in-memory twin: initialised, running, holding a state (the manual's 14.1).
+    from circman_kernel.twin import DigitalTwin
+
+    twin = DigitalTwin(ctx.config or load_config(ctx.config_dir), seed=0, name="diagnostics")
+    twin.initialize()
+    status = {
+        "initialized": twin._initialized,
+        "running": twin.is_running,
+        "state": twin.get_current_state() is not None,
+    }
+    failed = [k for k, ok in status.items() if not ok]
+    if failed:
+        raise CircmanError(f"digital twin not ok: {', '.join(failed)}")
+    return "initialized, running, has state"
+
+
+def _check_events(ctx: _Context) -> str:
+    # The event bus is reachable and a published event comes back from get_events.
+    from circman_kernel.events import Event, EventManager
+
+    bus = EventManager(ctx.config or load_config(ctx.config_dir))
+    probe = Event(source="diagnostics", message="diagnostics probe")
+    bus.publish(probe)
+    got = bus.get_events(limit=1)
+    if not got or got[0].event_id != probe.event_id:
+        raise CircmanError("event bus: a published event was not returned by get_events")
+    return "publish + get_events round trip"
+
+
 CHECKS: tuple[tuple[str, Callable[[_Context], str]], ...] = (
     ("config", _check_config),
     ("store", _check_store),
+    ("digital_twin", _check_twin),
+    ("events", _check_events),
 )
 
 

@@ -200,3 +200,11 @@ def test_simulate_from_current_state_leaves_state_unchanged(config):
     assert "output_modules" in events[0].details["kpis"]
     res_b = b.simulate(steps=5)  # same twin seed -> same run
     assert [s["production_line"] for s in res] == [s["production_line"] for s in res_b]
+
+
+def test_diagnostics_include_twin_and_events():
+    from circman_kernel.diagnostics import run_diagnostics
+
+    checks = {c.name: c for c in run_diagnostics(db=":memory:")}
+    assert checks["digital_twin"].ok and "initialized, running" in checks["digital_twin"].detail
+    assert checks["events"].ok and "round trip" in checks["events"].detail
