@@ -241,7 +241,11 @@ class FactorTables:
 
 
 def sample_factor_multipliers(
-    spreads: np.ndarray, samples: int, rng: np.random.Generator, distribution: str = "lognormal"
+    spreads: np.ndarray,
+    samples: int,
+    rng: np.random.Generator,
+    distribution: str = "lognormal",
+    dtype: Any = np.float64,
 ) -> np.ndarray:
     """Draw an ``samples x K`` matrix of multiplicative factor perturbations.
 
@@ -255,16 +259,18 @@ def sample_factor_multipliers(
 
     Both keep the factor's mean and give a coefficient of variation :math:`s`; the
     lognormal keeps the factor's sign. :math:`s = 0` gives :math:`m = 1` exactly.
+    ``dtype=numpy.float32`` halves the cost (7 significant digits per multiplier).
 
     >>> m = sample_factor_multipliers(np.array([0.0, 0.1]), 4, np.random.default_rng(0))
     >>> m[:, 0].tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    z = rng.standard_normal((samples, spreads.shape[0]))
+    z = rng.standard_normal((samples, spreads.shape[0]), dtype=dtype)
+    spreads = spreads.astype(dtype)
     if distribution == "lognormal":
         sigma = np.sqrt(np.log1p(spreads * spreads))
         z *= sigma
-        z -= 0.5 * sigma * sigma
+        z -= sigma * sigma / 2
         return np.exp(z, out=z)
     if distribution == "normal":
         z *= spreads
