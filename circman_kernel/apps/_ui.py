@@ -215,7 +215,7 @@ class KPICard(widgets.HTML):
 
 def kpi_row(cards: Iterable[KPICard]) -> widgets.HBox:
     """Return the KPI cards laid out in one wrapping row."""
-    return widgets.HBox(list(cards), layout=widgets.Layout(flex_flow="row wrap", gap="8px"))
+    return widgets.HBox(list(cards), layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"))
 
 
 class Notice(widgets.HTML):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -34,6 +35,23 @@ def _label(row: pd.Series) -> str:
     return f"{row['kind']:<12} {name[:28]:<28} {created}  {row['id'][:8]}"
 
 
+def _parquet_bytes(table: pd.DataFrame) -> bytes:
+    """Return ``table`` as Parquet bytes (written by DuckDB: no pyarrow needed)."""
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="circman-dl-") as tmp:
+        out = Path(tmp) / "runs.parquet"
+        con = duckdb.connect(":memory:")
+        try:
+            con.register("dl", table)
+            con.execute(f"COPY dl TO '{out.as_posix()}' (FORMAT parquet)")
+        finally:
+            con.close()
+        return out.read_bytes()
+
+
 def runs_download(store: Any, run_ids: list[str], fmt: str) -> tuple[str, bytes]:
     """Return ``(file name, bytes)``: the selected runs with their KPIs as CSV or Parquet."""
     if not run_ids:
@@ -49,7 +67,7 @@ def runs_download(store: Any, run_ids: list[str], fmt: str) -> tuple[str, bytes]
     if fmt == "csv":
         buf.write(table.to_csv(index=False).encode("utf-8"))
     else:
-        table.to_parquet(buf, index=False)
+        buf.write(_parquet_bytes(table))
     return f"circman-runs.{fmt}", buf.getvalue()
 
 
@@ -108,6 +126,7 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         title="Trajectory (median over iterations)",
     )
     app.listing = pd.DataFrame()
+    app.downloads = links
 
     def load(*_: Any) -> None:
         df = store.runs(None if kind.value == ALL else kind.value, limit=int(limit))

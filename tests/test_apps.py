@@ -1,0 +1,278 @@
+"""Dashboard builders and callbacks, driven without a browser.
+
+Each test builds an app, sets a control the way a viewer would, and checks that the
+figure's data (not just its existence) changed, that bad input becomes a message in the
+app, and that the app then still answers a valid input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from circman_kernel.apps import MODE_ENV
+from circman_kernel.apps._ui import AppView, KPICard, make_figure, readable
+from circman_kernel.dashboard import APPS, dashboard_command
+from circman_kernel.errors import ParameterError, PermissionDeniedError, StoreError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _axis_titles(fig) -> list[str]:
+    layout = fig.layout.to_plotly_json()
+    return [
+        v.get("title", {}).get("text", "")
+        for k, v in layout.items()
+        if (k.startswith("xaxis") or k.startswith("yaxis"))
+        and isinstance(v, dict)
+        and "matches" not in v  # a shared axis: titled once, on the axis it matches
+    ]
+
+
+def _assert_units(app: AppView) -> None:
+    for name, fig in app.figures.items():
+        titles = _axis_titles(fig)
+        assert titles, name
+        for t in titles:
+            assert "[" in t and t.endswith("]"), (name, t)
+
+
+# -- shared UI -------------------------------------------------------------------------
+
+
+def test_safe_callback_turns_errors_into_a_message_and_keeps_going() -> None:
+    app = AppView("t", "s", background=False)
+    calls: list[int] = []
+
+    def cb(x: int) -> int:
+        if x < 0:
+            raise ParameterError("x must be >= 0")
+        if x == 0:
+            raise ZeroDivisionError("division by zero")
+        calls.append(x)
+        return x
+
+    safe = app.safe(cb)
+    assert safe(-1) is None
+    assert app.notice.kind == "error" and app.notice.text == "x must be >= 0"
+    assert safe(0) is None
+    assert "ZeroDivisionError" in app.notice.text and "Traceback" not in app.notice.value
+    assert safe(3) == 3 and calls == [3]
+
+
+def test_background_run_reports_errors_and_finishes() -> None:
+    app = AppView("t", "s", background=True)
+    got: list[int] = []
+    app.run(lambda: 1 / 0, got.append)
+    app.wait()
+    assert app.notice.kind == "error" and not app.busy.active
+    app.run(lambda: 41 + 1, got.append)
+    app.wait()
+    assert got == [42] and not app.busy.active
+
+
+def test_figure_axes_need_units_and_kpi_card_formats() -> None:
+    with pytest.raises(ParameterError, match="unit"):
+        make_figure(x_title="Time", y_title="Power [kW]")
+    card = KPICard("Energy", "kWh", fmt="{:,.1f}")
+    card.set(1234.56, "vs baseline")
+    assert "1,234.6" in card.value and "kWh" in card.value and card.current == 1234.56
+    assert readable(ParameterError("bad")) == "bad"
+
+
+def test_dashboard_mode_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MODE_ENV, "published")
+    assert AppView("t", "s").mode == "published"
+    monkeypatch.setenv(MODE_ENV, "nonsense")
+    with pytest.raises(ParameterError, match="published"):
+        AppView("t", "s")
+
+
+# -- dashboard command and notebooks ---------------------------------------------------
+
+
+def test_dashboard_command_is_published_local_preheated_culled() -> None:
+    cmd = dashboard_command(port=8877, env={})
+    argv = " ".join(cmd.argv)
+    assert cmd.env[MODE_ENV] == "published"
+    assert "--Voila.ip=127.0.0.1" in argv and "--port=8877" in argv
+    assert "--Voila.port_retries=0" in argv and "--template=circman" in argv
+    assert "preheat_kernel=True" in argv and "cull_idle_timeout=600" in argv
+    assert str(REPO / "notebooks" / "apps") in cmd.argv
+    assert dashboard_command(edit=True, env={}).env[MODE_ENV] == "edit"
+    assert "preheat" not in " ".join(dashboard_command(preheat=False, env={}).argv)
+    with pytest.raises(ParameterError):
+        dashboard_command(port=0, env={})
+    template = Path(cmd.env["JUPYTER_PATH"]) / "voila" / "templates" / "circman"
+    text = "".join(p.read_text() for p in template.iterdir())
+    assert "index.html.j2" in {p.name for p in template.iterdir()}
+    # the only CDN URLs in the template are the ones it replaces with data: URLs
+    assert text.count("https://") == 2 and "data:text/css," in text
+
+
+def test_cli_prints_the_voila_command(capsys: pytest.CaptureFixture) -> None:
+    from circman_kernel.cli import main
+
+    assert main(["dashboard", "--port", "8899", "--print-command"]) == 0
+    out = capsys.readouterr().out
+    assert "CIRCMAN_DASHBOARD_MODE=published" in out and "--port=8899" in out
+    assert main(["dashboard", "--edit", "--print-command"]) == 0
+    assert "CIRCMAN_DASHBOARD_MODE=edit" in capsys.readouterr().out
+    assert main(["lab", "--print-command"]) == 0
+    assert "jupyterlab" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spec", APPS, ids=lambda s: s.name)
+def test_app_notebooks_are_thin_stripped_shells(spec) -> None:
+    nb = nbformat.read(REPO / "notebooks" / "apps" / spec.notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(code) == 1
+    assert code[0].source == f"from circman_kernel.apps import {spec.builder}\n\n{spec.builder}()"
+    assert code[0].outputs == [] and code[0].execution_count is None
+    assert "widgets" not in nb.metadata
+    index = (REPO / "notebooks" / "apps" / "index.ipynb").read_text()
+    assert f"({spec.notebook})" in json.loads(index)["cells"][0]["source"][0] + "".join(
+        json.loads(index)["cells"][0]["source"]
+    )
+
+
+# -- run explorer ----------------------------------------------------------------------
+
+
+def _traj(offset: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "iteration": 0,
+            "step": np.arange(4),
+            "variable": "production_line.temperature",
+            "value": 22.0 + offset + 0.5 * np.arange(4),
+        }
+    )
+
+
+@pytest.fixture
+def filled_store(store):
+    ids = [
+        store.save_run(
+            "simulation",
+            name=f"run {i}",
+            kpis={"output_modules": 100.0 + 10 * i, "energy_kwh": 50.0},
+            trajectories=_traj(i),
+        )
+        for i in range(3)
+    ]
+    store.save_run("lca", name="lca 1", kpis={"total_impact": 7.0})
+    return store, ids
+
+
+def test_run_explorer_filters_compares_and_downloads(filled_store, tmp_path: Path) -> None:
+    from circman_kernel.apps import run_explorer_app
+
+    store, ids = filled_store
+    app = run_explorer_app(store, background=False)
+    _assert_units(app)
+    c = app.controls
+    assert app.kpis["stored"].current == 4
+    c["kind"].value = "simulation"
+    assert app.kpis["stored"].current == 3
+    c["name"].value = "run 1"
+    assert [v for _, v in c["runs"].options] == [ids[1]]
+    c["name"].value = ""
+    # one run is not a comparison: message, app keeps going
+    c["runs"].value = (ids[0],)
+    c["compare"].click()
+    assert app.notice.kind == "error" and "two or more" in app.notice.text
+    c["runs"].value = (ids[0], ids[2])
+    c["compare"].click()
+    assert app.notice.kind == "ok"
+    bars = {d.name: d.y for d in app.figures["kpis"].data}
+    assert len(bars) == 2
+    # output of run 2 relative to run 0: 120 / 100 = 120 %
+    second = [y for n, y in bars.items() if ids[2][:8] in n][0]
+    out_idx = [i for i, x in enumerate(app.figures["kpis"].data[0].x) if x.startswith("Output")][0]
+    assert second[out_idx] == pytest.approx(120.0)
+    traj = app.figures["trajectory"].data
+    assert [list(t.y) for t in traj] == [[22.0, 22.5, 23.0, 23.5], [24.0, 24.5, 25.0, 25.5]]
+    assert app.figures["trajectory"].layout.yaxis.title.text == "Line temperature [degC]"
+    from circman_kernel.apps.run_explorer import runs_download
+
+    name, data = runs_download(store, [ids[0], ids[2]], "csv")
+    table = pd.read_csv(__import__("io").BytesIO(data))
+    assert name.endswith(".csv") and list(table["run_id"]) == [ids[0], ids[2]]
+    assert list(table["output_modules"]) == [100.0, 120.0]
+    _, pq = runs_download(store, [ids[0], ids[2]], "parquet")
+    pq_file = tmp_path / "dl.parquet"
+    pq_file.write_bytes(pq)
+    back = duckdb.sql(f"SELECT run_id, output_modules FROM '{pq_file}'").df()
+    assert (
+        back["output_modules"].tolist() == [100.0, 120.0] and back["run_id"].tolist()[0] == ids[0]
+    )
+    c["parquet"].click()
+    assert 'download="circman-runs.parquet"' in app.downloads.value
+
+
+def test_run_explorer_sees_runs_stored_later_and_cannot_delete_when_published(
+    filled_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from circman_kernel.apps import run_explorer_app
+    from circman_kernel.store import RunStore
+
+    store, ids = filled_store
+    monkeypatch.setenv(MODE_ENV, "published")
+    published = RunStore(store.path, published=True)
+    app = run_explorer_app(published, background=False)
+    assert app.controls["delete"] not in _all_widgets(app)
+    store.save_run("scenario", name="later")
+    app.controls["refresh"].click()
+    assert app.kpis["stored"].current == 5
+    app.controls["runs"].value = (ids[0],)
+    app.controls["delete"].click()  # even if a viewer reached it, the store refuses
+    assert app.notice.kind == "error" and "published" in app.notice.text.lower()
+    assert len(store.runs()) == 5
+    with pytest.raises((PermissionDeniedError, StoreError)):
+        published.delete_runs([ids[0]])
+
+
+def _all_widgets(w) -> list:
+    out = [w]
+    for child in getattr(w, "children", ()):
+        out.extend(_all_widgets(child))
+    return out
+
+
+# -- line monitor ----------------------------------------------------------------------
+
+
+def test_line_monitor_steps_alerts_and_acknowledges(config) -> None:
+    from circman_kernel.apps import line_monitor_app
+
+    app = line_monitor_app(config, background=False)
+    _assert_units(app)
+    fig = app.figures["process"]
+    assert len(fig.data[0].y) == 1
+    app.controls["step"].click()
+    assert len(fig.data[0].y) == 11
+    # the first replayed rows of data/sample_shift.csv
+    assert fig.data[0].y[1:4] == pytest.approx((22.488, 22.476, 22.526))
+    assert app.kpis["alerts"].current == 0
+    app.controls["manual_temperature"].value = 31.0
+    app.controls["manual"].click()
+    assert fig.data[0].y[-1] == 31.0
+    assert app.kpis["alerts"].current == 1
+    row = app.alerts_box.children[0]
+    assert "above the upper threshold 27" in row.children[1].value
+    row.children[0].click()
+    assert app.kpis["alerts"].current == 0 and "No open alerts" in app.alerts_box.children[0].value
+    # bad manual input: message, then the app still answers
+    app.controls["manual_temperature"].value = 500.0
+    app.controls["manual"].click()
+    assert app.notice.kind == "error" and "between" in app.notice.text
+    app.controls["source"].value = "Simulated sensors"
+    app.controls["step"].click()
+    assert app.notice.kind != "error" and len(fig.data[0].y) == 22
