@@ -370,7 +370,7 @@ class ManufacturingModel:
         """Return a bool per row: all features within the training data's [min, max]."""
         lo = np.array([self.feature_ranges_[f][0] for f in self.feature_names_])
         hi = np.array([self.feature_ranges_[f][1] for f in self.feature_names_])
-        tol = 1e-9 * np.maximum(1.0, np.abs(hi - lo))
+        tol = 0.01 * np.abs(hi - lo) + 1e-12  # 1 % of the span: sampling edges
         return np.all((lo - tol <= X) & (hi + tol >= X), axis=1)
 
     def predict_batch_outcomes(

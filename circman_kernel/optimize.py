@@ -412,8 +412,11 @@ class ProcessOptimizer:
         before = self._predict(problem, dict(zip(problem.variables, problem.start, strict=True)))
         after = self._predict(problem, params)
         ranges = self.model.feature_ranges_
+        x_all = self.model.feature_matrix({**problem.fixed, **params})[0]
         outside = tuple(
-            v for v, x in params.items() if not ranges[v][0] - 1e-9 <= x <= ranges[v][1] + 1e-9
+            f
+            for f, x in zip(self.model.feature_names_, x_all, strict=True)
+            if not _within(x, ranges[f])
         )
         info.update(
             method="+".join(methods),
@@ -590,6 +593,13 @@ class ProcessOptimizer:
         return build_problem(self, objective, current_params, constraints, fixed, extra)
 
 
+def _within(x: float, bounds: tuple[float, float]) -> bool:
+    """Whether x lies in the training range, with the 1 % margin of ``in_training_range``."""
+    lo, hi = bounds
+    margin = 0.01 * (hi - lo) + 1e-12
+    return lo - margin <= x <= hi + margin
+
+
 def _finite(name: str, value: Any) -> float:
     try:
         out = float(value)
@@ -627,3 +637,18 @@ def __getattr__(name: str) -> Any:
 
 
 _ = _unknown_message  # re-exported for optimize_setup
+
+
+def _optimize_pareto(
+    self: ProcessOptimizer,
+    current_params: Mapping[str, float],
+    constraints: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Return the Pareto front of output, energy and carbon; see :func:`~circman_kernel.pareto.pareto_front`."""
+    from circman_kernel.pareto import pareto_front
+
+    return pareto_front(self, current_params, constraints, **kwargs)
+
+
+ProcessOptimizer.optimize_pareto = _optimize_pareto  # type: ignore[attr-defined]

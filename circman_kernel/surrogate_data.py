@@ -50,34 +50,23 @@ CONTEXT_FEATURES: tuple[str, ...] = ("temperature", "energy_consumption", "produ
 def _start_state(initial_state: Mapping[str, Any] | None, config: Any) -> dict[str, Any]:
     from circman_kernel.state import default_state
 
-    state = default_state(config) if initial_state is None else initial_state
-    pl = state.get("production_line", {})
-    mats = state.get("materials", {})
-    return {"production_line": pl, "materials": mats}
+    return dict(default_state(config) if initial_state is None else initial_state)
 
 
 def _x0(frame: pd.DataFrame, start: Mapping[str, Any], n: int) -> np.ndarray:
-    pl, mats = start["production_line"], start["materials"]
-    x0 = np.zeros((process.N_VARS, n))
+    """Start vectors: the engine's reading of the state, context features per row."""
+    from circman_kernel.simulation import state_to_vector
 
-    def col(name: str, default: float) -> np.ndarray:
-        value = frame[name].to_numpy(dtype=float) if name in frame else pl.get(name, default)
-        return np.broadcast_to(np.asarray(value, dtype=float), (n,))
-
-    x0[process.TEMPERATURE] = col("temperature", 22.5)
-    x0[process.POWER] = col("energy_consumption", 120.5)
-    x0[process.RATE] = col("production_rate", 0.0)
-    x0[process.ATTAINABLE] = x0[process.RATE]
-    x0[process.EFFICIENCY] = float(pl.get("efficiency", 0.92))
-    x0[process.DEFECT] = float(pl.get("defect_rate", 0.02))
-    x0[process.RUNNING] = 1.0 if pl.get("status", "running") == "running" else 0.0
-    for material, inv, qual in (
-        ("silicon_wafer", process.SI_INVENTORY, process.SI_QUALITY),
-        ("solar_glass", process.GLASS_INVENTORY, process.GLASS_QUALITY),
+    x = state_to_vector(start, start)
+    x0 = np.repeat(x[:, None], n, axis=1)
+    for name, row in (
+        ("temperature", process.TEMPERATURE),
+        ("energy_consumption", process.POWER),
+        ("production_rate", process.RATE),
     ):
-        m = mats.get(material, {})
-        x0[inv] = float(m.get("inventory", 0.0))
-        x0[qual] = float(m.get("quality", 1.0))
+        if name in frame:
+            x0[row] = frame[name].to_numpy(dtype=float)
+    x0[process.ATTAINABLE] = x0[process.RATE]
     return x0
 
 
