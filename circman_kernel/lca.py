@@ -260,20 +260,24 @@ class LCAAnalyzer:
             kwp = modules * self.impact_factors.MODULE_POWER_KWP
         else:
             kwp = check_number("capacity_kwp", capacity_kwp)
-        return LifeCycleImpact(
-            s[0],
-            s[1],
-            s[2],
-            s[3],
-            a,
-            f,
-            self.tables.labels,
+        # Every field set at once, past the frozen dataclass's per-field __setattr__: this
+        # is a third of a single assessment's cost (tests check that all fields are set).
+        impact = object.__new__(LifeCycleImpact)
+        impact.__dict__.update(
+            manufacturing_impact=s[0],
+            use_phase_impact=s[1],
+            end_of_life_impact=s[2],
+            recycling_benefit=s[3],
+            activity=a,
+            factors=f,
+            labels=self.tables.labels,
             n_modules=modules,
             capacity_kwp=kwp,
-            profile=self.profile_name,
             operational_factor=self._f_operation,
+            profile=self.profile_name,
             **context,
         )
+        return impact
 
     def monte_carlo(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -130,6 +131,15 @@ def test_breakdown_sums_to_phases(an: LCAAnalyzer) -> None:
     assert d["total_impact"] == pytest.approx(-2272.6067)
     assert d["breakdown"]["transport"]["end_of_life_impact"] == pytest.approx(0.0433)
     json.dumps(d)  # JSON-ready
+
+
+def test_fast_construction_sets_every_field(an: LCAAnalyzer) -> None:
+    impact = an.perform_full_lca(**CASES["two materials"][0], n_modules=2)
+    assert set(vars(impact)) == {f.name for f in dataclasses.fields(LifeCycleImpact)}
+    rebuilt = LifeCycleImpact(**vars(impact))
+    assert rebuilt.to_dict() == impact.to_dict()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        impact.total = 1.0  # type: ignore[attr-defined]
 
 
 def test_life_cycle_impact_is_frozen_and_manual_compatible() -> None:
