@@ -179,6 +179,36 @@ def boolean(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
     return compare
 
 
+def sql_first_value(
+    value_compare: Callable[[Any, Any], Verdict], *, idea: str = ""
+) -> Callable[[Any, Any], Verdict]:
+    """Run the learner's SQL on a check database; compare its first value (row 1, column 1).
+
+    The check database holds the same runs the notebook creates (same recipe, same seeds),
+    so a query that works in the notebook works there.
+    """
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if not isinstance(answer, str) or not answer.strip():
+            return False, "the answer should be the text of a SQL query (a string)."
+        from circman_kernel import teaching_solutions
+        from circman_kernel.errors import StoreError
+
+        try:
+            frame = teaching_solutions.check_store().query(answer)
+        except StoreError as exc:
+            first = str(exc).splitlines()[0]
+            return False, f"the query failed on the check database: {first}"
+        if frame.empty or frame.shape[1] == 0:
+            return False, f"the query returned no rows. {idea}".strip()
+        ok, hint = value_compare(frame.iat[0, 0], expected)
+        if ok:
+            return True, ""
+        return False, f"the first value your query returns is not the one asked for: {hint}"
+
+    return compare
+
+
 # ----------------------------------------------------------------------------- registry
 def exercises() -> list[Exercise]:
     """Return every exercise in notebook order."""
@@ -207,7 +237,13 @@ def check(exercise: str, answer: Any) -> CheckResult:
         )
     from circman_kernel import teaching_solutions
 
-    expected = teaching_solutions.expected(ex.id)
+    try:
+        expected = teaching_solutions.expected(ex.id)
+    except Exception as exc:  # the package cannot work the answer out: say so, do not hide it
+        raise RuntimeError(
+            f"exercise {ex.id}: the self-check could not compute the expected answer "
+            f"({type(exc).__name__}: {exc}); check the circman installation"
+        ) from exc
     try:
         ok, hint = ex.compare(answer, expected)
     except Exception as exc:  # a learner's odd object must give a hint, not a traceback
@@ -278,6 +314,56 @@ _ALL: tuple[Exercise, ...] = (
         ),
         "a time look-up in the history is a binary search, not a scan.",
     ),
+    Exercise(
+        "02-1",
+        "hour_wafers_run_out",
+        NB02,
+        "In the 200-step run (seed 7, default parameters), at which step (hour) does the "
+        "silicon wafer inventory first reach zero?",
+        integer(
+            idea="Look at materials.silicon_wafer.inventory in the wide frame and find the "
+            "first step where it is (numerically) zero."
+        ),
+        "from that hour on the line cannot make modules: output is material-limited.",
+    ),
+    Exercise(
+        "02-2",
+        "p95_energy_per_module",
+        NB02,
+        "In the Monte Carlo run (500 iterations, 48 steps, uncertainty 0.1, seed 42), what is "
+        "the 95th percentile of energy per module [kWh/module] across iterations?",
+        numeric(
+            rtol=1e-3,
+            unit="kWh/module",
+            idea="Take the KPI table of the Monte Carlo run (one row per iteration) and the "
+            "95th percentile of the right column, not a per-step percentile.",
+        ),
+        "one in twenty iterations needs more energy per module than that.",
+    ),
+    Exercise(
+        "06-1",
+        "sql_best_run",
+        NB06,
+        "Write a SQL query whose first value is the name of the simulation run with the "
+        "lowest energy per module among the runs with a defect rate of at most 2.1 %.",
+        sql_first_value(
+            choice(),
+            idea="Filter on kind and defect rate, sort by energy per module, keep one row.",
+        ),
+        "a filter, a sort and a limit: most run comparisons look like that.",
+    ),
+    Exercise(
+        "06-2",
+        "sql_p95_output",
+        NB06,
+        "Write a SQL query over the trajectories whose first value is the 95th percentile "
+        "of output_modules at the final step of the Monte Carlo run.",
+        sql_first_value(
+            numeric(rtol=1e-6, unit="modules"),
+            idea="Restrict to the Monte Carlo run, the variable and its last step.",
+        ),
+        "SQL aggregates over every iteration without loading them into Python.",
+    ),
 )
 
 #: Every exercise by id (read-only).
@@ -285,3 +371,7 @@ EXERCISES: MappingProxyType[str, Exercise] = MappingProxyType({e.id: e for e in 
 
 check_minutes_above_threshold = _make_check(EXERCISES["01-1"])
 check_temperature_at_ten = _make_check(EXERCISES["01-2"])
+check_hour_wafers_run_out = _make_check(EXERCISES["02-1"])
+check_p95_energy_per_module = _make_check(EXERCISES["02-2"])
+check_sql_best_run = _make_check(EXERCISES["06-1"])
+check_sql_p95_output = _make_check(EXERCISES["06-2"])

@@ -19,15 +19,20 @@ from typing import Any
 from circman_kernel.errors import ParameterError
 from circman_kernel.paths import data_dir
 
-__all__ = ["SOLUTIONS", "Solution", "code", "expected"]
+__all__ = ["SOLUTIONS", "Solution", "check_store", "code", "expected", "reference_answer"]
 
 
 @dataclass(frozen=True)
 class Solution:
-    """The reference code of one exercise and the function giving its expected answer."""
+    """The reference code of one exercise and the function giving its expected answer.
+
+    ``answer`` is the learner-side answer the code produces when it is not the expected
+    value itself (a SQL query, whose result is the expected value).
+    """
 
     code: str
     expected: Callable[[], Any]
+    answer: str | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -76,6 +81,93 @@ def _temperature_at_ten() -> float:
     return float(state["production_line"]["temperature"])
 
 
+# ----------------------------------------------------------------------------- 02
+def _hour_wafers_run_out() -> int:
+    from circman_kernel.simulation import SimulationEngine
+
+    wide = SimulationEngine().run_simulation(200, seed=7).to_frame(wide=True)
+    empty = wide["materials.silicon_wafer.inventory"] <= 1e-9
+    return int(wide.index[empty.to_numpy()][0])
+
+
+def _p95_energy_per_module() -> float:
+    from circman_kernel.simulation import SimulationEngine
+
+    mc = SimulationEngine().run_monte_carlo_simulation(48, iterations=500, uncertainty=0.1, seed=42)
+    return float(mc.kpis()["energy_per_module_kwh"].quantile(0.95))
+
+
+# ----------------------------------------------------------------------------- 06
+#: The runs notebook 06 stores: name -> simulation parameters (48 steps, seed 7 each).
+LAB_RUNS: MappingProxyType[str, MappingProxyType[str, float]] = MappingProxyType(
+    {
+        "cycle 24 s": MappingProxyType({"cycle_time": 24.0}),
+        "cycle 27 s": MappingProxyType({"cycle_time": 27.0}),
+        "cycle 30 s": MappingProxyType({"cycle_time": 30.0}),
+        "cycle 33 s": MappingProxyType({"cycle_time": 33.0}),
+        "cycle 24 s, hot line": MappingProxyType({"cycle_time": 24.0, "target_temperature": 28.0}),
+    }
+)
+
+
+def fill_lab_store(store: Any) -> None:
+    """Store notebook 06's runs: five simulations and one Monte Carlo run, all seeded."""
+    from circman_kernel.simulation import SimulationEngine
+
+    engine = SimulationEngine(store=store)
+    for name, params in LAB_RUNS.items():
+        engine.run_simulation(48, parameters=dict(params), seed=7, name=name, tags=("lab",))
+    engine.run_monte_carlo_simulation(
+        48, iterations=300, uncertainty=0.1, seed=42, name="baseline uncertainty", tags=("lab",)
+    )
+
+
+@functools.cache
+def check_store() -> Any:
+    """Return the in-memory store the SQL self-checks run learners' queries on."""
+    from circman_kernel.store import RunStore
+
+    store = RunStore(":memory:")
+    fill_lab_store(store)
+    return store
+
+
+_SQL_BEST_RUN = """\
+SELECT name
+FROM run_summary
+WHERE kind = 'simulation' AND defect_rate <= 0.021
+ORDER BY energy_per_module_kwh
+LIMIT 1"""
+
+_SQL_P95_OUTPUT = """\
+SELECT quantile_cont(t.value, 0.95) AS p95_output
+FROM trajectories AS t JOIN runs AS r ON r.id = t.run_id
+WHERE r.kind = 'monte_carlo' AND t.variable = 'output_modules'
+  AND t.step = (SELECT max(step) FROM trajectories WHERE run_id = r.id)"""
+
+
+def _sql_best_run() -> str:
+    from circman_kernel.simulation import SimulationEngine
+
+    engine = SimulationEngine()
+    best = None
+    for name, params in LAB_RUNS.items():
+        k = engine.run_simulation(48, parameters=dict(params), seed=7).kpis()
+        if k["defect_rate"] <= 0.021 and (best is None or k["energy_per_module_kwh"] < best[0]):
+            best = (k["energy_per_module_kwh"], name)
+    assert best is not None
+    return best[1]
+
+
+def _sql_p95_output() -> float:
+    import numpy as np
+
+    from circman_kernel.simulation import SimulationEngine
+
+    mc = SimulationEngine().run_monte_carlo_simulation(48, iterations=300, uncertainty=0.1, seed=42)
+    return float(np.percentile(mc.kpis()["output_modules"], 95))
+
+
 # ----------------------------------------------------------------------------- registry
 _SOLUTIONS: dict[str, Solution] = {
     "01-1": Solution(
@@ -94,6 +186,20 @@ state = twin.state_manager.get_state_at_time("2025-02-24T10:00:07")
 answer = state["production_line"]["temperature"]""",
         _temperature_at_ten,
     ),
+    "02-1": Solution(
+        """\
+wide = long_run.to_frame(wide=True)
+empty = wide["materials.silicon_wafer.inventory"] <= 1e-9
+answer = int(wide.index[empty][0])""",
+        _hour_wafers_run_out,
+    ),
+    "02-2": Solution(
+        """\
+answer = mc.kpis()["energy_per_module_kwh"].quantile(0.95)""",
+        _p95_energy_per_module,
+    ),
+    "06-1": Solution(f'answer = """\n{_SQL_BEST_RUN}\n"""', _sql_best_run, _SQL_BEST_RUN),
+    "06-2": Solution(f'answer = """\n{_SQL_P95_OUTPUT}\n"""', _sql_p95_output, _SQL_P95_OUTPUT),
 }
 
 #: Every reference solution by exercise id (read-only).
@@ -109,6 +215,12 @@ def _get(exercise: str) -> Solution:
             name="exercise",
             value=exercise,
         ) from None
+
+
+def reference_answer(exercise: str) -> Any:
+    """Return what the reference code assigns to ``answer`` (the value, or the SQL text)."""
+    solution = _get(exercise)
+    return solution.answer if solution.answer is not None else expected(exercise)
 
 
 def code(exercise: str) -> str:

@@ -13,8 +13,15 @@ from circman_kernel.errors import ParameterError
 IDS = sorted(teaching.EXERCISES)
 
 
-def _wrong_answers(expected: Any) -> list[Any]:
+def _wrong_answers(ex_id: str, expected: Any) -> list[Any]:
     """Plausible mistakes for an expected answer of any type."""
+    if isinstance(teaching_solutions.reference_answer(ex_id), str) and ex_id.startswith("06"):
+        return [
+            "SELECT 1e9 AS x, 'nobody' AS name",  # runs, wrong value
+            "SELECT * FROM runs WHERE false",  # no rows
+            "SELECT nonsense FROM nowhere",  # fails
+            42,
+        ]
     if isinstance(expected, bool):
         return [not expected, "yes"]
     if isinstance(expected, int | float):
@@ -62,7 +69,7 @@ def test_every_exercise_has_a_solution_and_a_check_function() -> None:
 @pytest.mark.parametrize("ex_id", IDS)
 def test_reference_solution_is_accepted(ex_id: str, expected: dict[str, Any]) -> None:
     ex = teaching.EXERCISES[ex_id]
-    result = getattr(teaching, f"check_{ex.name}")(expected[ex_id])
+    result = getattr(teaching, f"check_{ex.name}")(teaching_solutions.reference_answer(ex_id))
     assert result.status == "correct", result
     assert result.correct and bool(result)
     assert "✔ correct" in str(result)
@@ -74,7 +81,7 @@ def test_wrong_answers_are_rejected_without_revealing_the_answer(
 ) -> None:
     ex = teaching.EXERCISES[ex_id]
     check = getattr(teaching, f"check_{ex.name}")
-    for wrong in _wrong_answers(expected[ex_id]):
+    for wrong in _wrong_answers(ex_id, expected[ex_id]):
         result = check(wrong)
         assert result.status == "wrong", (wrong, result)
         assert not result.correct
@@ -99,6 +106,7 @@ def test_check_by_id_and_name_agree(expected: dict[str, Any]) -> None:
     ex = teaching.exercises()[0]
     assert teaching.check(ex.id, expected[ex.id]).correct
     assert teaching.check(ex.name, expected[ex.id]).correct
+    assert not teaching.check(ex.name, "not a number").correct
 
 
 def test_unknown_exercise_is_a_typed_error_listing_the_known_ones() -> None:
