@@ -34,6 +34,7 @@ from circman_kernel.store_conn import (
     file_lock,
     inspect_file,
     migrate,
+    reader_turn,
     schema_version,
     transaction,
 )
@@ -162,7 +163,9 @@ class RunStore(StoreExtras):
                 return
             if not Path(self.path).exists():
                 raise StoreError(f"{self.path}: the run store file has been removed")
-            con = connect(self.path, read_only=True, deadline=self._deadline())
+            deadline = self._deadline()
+            with reader_turn(self.path, deadline):
+                con = connect(self.path, read_only=True, deadline=deadline)
             try:
                 yield con
             finally:

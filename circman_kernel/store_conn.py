@@ -5,7 +5,8 @@ read-only readers in other processes (``duckdb.IOException: Could not set lock``
 
 - writers take a cross-process :class:`filelock.FileLock` next to the file (bounded
   wait), open the file, run one short transaction and close it again;
-- readers open the file read-only and retry for a bounded time while a writer holds it;
+- readers open the file read-only, queueing for that lock only while writers keep it
+  busy (:func:`reader_turn`), and retry briefly on DuckDB's lock error;
 - nothing keeps the file open between calls.
 
 Before anything writes to an existing file it is inspected read-only
@@ -84,7 +85,7 @@ def connect(path: str, *, read_only: bool, deadline: float) -> duckdb.DuckDBPyCo
                 f"gave up waiting (raise lock_timeout_s or close the other connection): {last}"
             ) from last
         time.sleep(delay * (1.0 + random.random()))
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 2, 0.02)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection, path: str) -> int:
@@ -159,7 +160,7 @@ def file_lock(path: str, timeout_s: float) -> Iterator[None]:
     """Hold the cross-process write lock ``<path>.lock`` (bounded wait)."""
     lock = FileLock(f"{path}.lock", timeout=timeout_s)
     try:
-        lock.acquire()
+        lock.acquire(poll_interval=0.01)
     except Timeout as exc:
         raise StoreError(
             f"{path}: another process kept the run store's write lock for more than "
@@ -167,6 +168,41 @@ def file_lock(path: str, timeout_s: float) -> Iterator[None]:
         ) from exc
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the lock file {path}.lock: {exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def reader_turn(path: str, deadline: float) -> Iterator[None]:
+    """Let a reader open the file without starving, or being starved by, the writers.
+
+    A reader first probes ``<path>.lock`` (take and drop at once): if no writer holds it,
+    it goes ahead. If writers keep it busy, the reader queues for the lock like a writer
+    and holds it only while it opens the file, so a dashboard polling in a loop neither
+    blocks the writers nor waits behind all of them. Where the lock file cannot be
+    created (a read-only share) readers rely on the connect retries alone.
+    """
+    lock = FileLock(f"{path}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        pass
+    except OSError:
+        yield
+        return
+    else:
+        lock.release()
+        yield
+        return
+    try:
+        lock.acquire(timeout=max(0.0, deadline - time.monotonic()), poll_interval=0.01)
+    except Timeout as exc:
+        raise StoreError(
+            f"{path}: a writer kept the run store locked past the reader's time limit; "
+            "raise lock_timeout_s or check for a hung writer"
+        ) from exc
     try:
         yield
     finally:
