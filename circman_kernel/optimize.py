@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from circman_kernel.errors import ModelError, OptimizationError, ParameterError
-from circman_kernel.model import ManufacturingModel, _unknown_message
+from circman_kernel.model import ManufacturingModel
 
 __all__ = [
     "HonestyCheck",
@@ -634,9 +634,6 @@ def __getattr__(name: str) -> Any:
 
         return AIIntegration
     raise AttributeError(f"module 'circman_kernel.optimize' has no attribute {name!r}")
-
-
-_ = _unknown_message  # re-exported for optimize_setup
 
 
 def _optimize_pareto(
