@@ -210,6 +210,8 @@ def dashboard_command(
         f"--VoilaConfiguration.show_tracebacks={show_tracebacks}",
         "--VoilaConfiguration.multi_kernel_manager_class="
         "circman_kernel.dashboard.PoolAwareKernelManager",
+        # a notebook-only front-end plugin the apps do not use (and which fails in Voila)
+        "--VoilaConfiguration.extension_denylist=" + json.dumps(["jupysql-plugin"]),
     ]
     if preheat and pool_size > 0:
         argv += [

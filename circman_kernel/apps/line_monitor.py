@@ -122,10 +122,20 @@ def line_monitor_app(
         alerts=KPICard("Open alerts", "", fmt="{:,.0f}"),
     )
 
+    # The figure is built complete, with the twin's first state in it, before it becomes a
+    # widget: in a preheated Voila kernel, updates sent before the page connects are lost.
+    first = twin.get_current_state()
     sub = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     for i, (path, label, unit) in enumerate(CHARTS, start=1):
         sub.add_trace(
-            go.Scatter(x=[], y=[], name=label, mode="lines", line={"color": COLORS["primary"]}),
+            go.Scatter(
+                x=[first["timestamp"]],
+                y=[_get(first, path)],
+                name=label,
+                mode="lines+markers",
+                line={"color": COLORS["primary"]},
+                marker={"size": 3},
+            ),
             row=i,
             col=1,
         )

@@ -1,0 +1,196 @@
+"""The dashboards in a real browser: Voila (as ``circman dashboard`` runs it) + Chromium.
+
+One Voila server for the module (preheated pool, published mode, temporary run store);
+every app is opened, checked for tracebacks, driven through a control whose effect on the
+plotly figure's data is read back from the page, and screenshotted to ``test-artifacts/``.
+Any request to a host other than the local server fails the test (works offline).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from voila_server import CHROMIUM, CHROMIUM_ARGS, voila_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+APP_TIMEOUT_MS = 90_000  # first view may wait for its preheated kernel on a busy machine
+BAD_TEXT = ("Traceback", "There was an error when executing", "Error in cell")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    with voila_server(tmp_path_factory.mktemp("voila")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    foreign: list[str] = []
+
+    def on_request(req) -> None:
+        host = urlparse(req.url).hostname
+        if req.url.startswith(("data:", "blob:", "about:")):
+            return
+        if host not in ("127.0.0.1", "localhost"):
+            foreign.append(req.url)
+
+    pg.on("request", on_request)
+    yield pg
+    ctx.close()
+    assert foreign == [], f"requests left the machine: {foreign}"
+
+
+def open_app(page, server, name: str) -> None:
+    page.goto(server.app_url(name), timeout=APP_TIMEOUT_MS)
+    page.wait_for_selector(".circman-app", timeout=APP_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    assert_clean(page)
+
+
+def assert_clean(page) -> None:
+    text = page.inner_text("body")
+    for bad in BAD_TEXT:
+        assert bad not in text, f"{bad!r} on the page:\n{text[:2000]}"
+
+
+def plot_data(page, index: int = 0) -> list:
+    """The ``data`` plotly.js holds for the ``index``-th figure of the page (x and y)."""
+    return page.evaluate(
+        "(i) => Array.from(document.querySelectorAll('.js-plotly-plot'))[i].data"
+        ".map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])}))",
+        index,
+    )
+
+
+def wait_data_change(page, before: list, index: int = 0, timeout_ms: int = 40_000) -> list:
+    try:
+        _wait_change(page, before, index, timeout_ms)
+    except Exception:
+        screenshot(page, "failed-wait")
+        raise AssertionError(f"figure {index} did not change; message: {notice(page)!r}") from None
+    return plot_data(page, index)
+
+
+def _wait_change(page, before: list, index: int, timeout_ms: int) -> None:
+    page.wait_for_function(
+        "([i, b]) => JSON.stringify(Array.from(document.querySelectorAll('.js-plotly-plot'))[i]"
+        ".data.map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])})))"
+        " !== b",
+        arg=[index, __import__("json").dumps(before, separators=(",", ":"))],
+        timeout=timeout_ms,
+    )
+
+
+def wait_points(page, index: int, n: int, timeout_ms: int = 40_000) -> None:
+    """Wait until the first trace of figure ``index`` holds at least ``n`` points."""
+    page.wait_for_function(
+        "([i, n]) => { const g = Array.from(document.querySelectorAll('.js-plotly-plot'))[i];"
+        " return g && g.data && g.data.length && (g.data[0].y || []).length >= n; }",
+        arg=[index, n],
+        timeout=timeout_ms,
+    )
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def fill_labelled(page, label: str, value: str) -> None:
+    box = page.locator(".widget-inline-hbox", has=page.locator(f"label:text-is('{label}')"))
+    field = box.locator("input").first
+    field.fill(value)
+    field.press("Enter")
+
+
+def click(page, text: str) -> None:
+    page.get_by_role("button", name=text, exact=True).first.click()
+
+
+def notice(page) -> str:
+    loc = page.locator(".cm-msg")
+    return loc.first.inner_text() if loc.count() else ""
+
+
+def test_landing_page_lists_every_app(page, server) -> None:
+    from circman_kernel.dashboard import APPS
+
+    page.goto(server.url + "voila/render/index.ipynb", timeout=APP_TIMEOUT_MS)
+    page.wait_for_selector("a[href$='run_explorer.ipynb']", timeout=APP_TIMEOUT_MS)
+    for spec in APPS:
+        assert page.locator(f"a[href$='{spec.notebook}']").count() == 1
+    screenshot(page, "index")
+
+
+def test_line_monitor_feed_alert_and_acknowledge(page, server) -> None:
+    open_app(page, server, "line_monitor")
+    wait_points(page, 0, 1)
+    before = plot_data(page)
+    click(page, "Step 10 readings")
+    after = wait_data_change(page, before)
+    assert len(after[0]["y"]) == len(before[0]["y"]) + 10
+    # bad input: a readable message, no traceback; the app answers the next input
+    fill_labelled(page, "Temp [degC]", "500")
+    click(page, "Apply manual reading")
+    page.wait_for_selector(".cm-msg.error", timeout=40_000)
+    assert "between" in notice(page)
+    assert_clean(page)
+    fill_labelled(page, "Temp [degC]", "31")
+    click(page, "Apply manual reading")
+    alert = page.get_by_text("above the upper threshold 27")
+    alert.wait_for(timeout=40_000)
+    assert page.locator(".cm-msg.ok").count() == 1
+    screenshot(page, "line_monitor")
+    click(page, "Acknowledge")
+    page.get_by_text("No open alerts.").wait_for(timeout=40_000)
+    assert page.get_by_text("above the upper threshold 27").count() == 0
+
+
+def test_run_explorer_shows_runs_stored_by_another_process(page, server) -> None:
+    open_app(page, server, "run_explorer")
+    code = (
+        "from circman_kernel.store import RunStore\n"
+        f"s = RunStore({str(server.db)!r})\n"
+        "s.save_run('simulation', name='from-other-process-A', kpis={'output_modules': 100.0})\n"
+        "s.save_run('simulation', name='from-other-process-B', kpis={'output_modules': 150.0})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=server.env, timeout=60)
+    click(page, "Refresh")
+    select = page.locator(".widget-select-multiple select")
+    page.locator("option", has_text="from-other-process-A").wait_for(timeout=40_000)
+    labels = select.locator("option").all_inner_texts()
+    assert any("from-other-process-B" in t for t in labels)
+    # compare with one run: message; then two: the bars appear
+    select.select_option(label=[t for t in labels if "process-A" in t][0])
+    click(page, "Compare selected")
+    page.wait_for_selector(".cm-msg.error", timeout=40_000)
+    before = plot_data(page)
+    select.select_option(label=[t for t in labels if "from-other-process" in t])
+    click(page, "Compare selected")
+    after = wait_data_change(page, before)
+    # bars are relative to the first selected (newest) run: B = 100 %, A = 100/150
+    ys = sorted(trace["y"][0] for trace in after)
+    assert ys == pytest.approx([100.0 / 1.5, 100.0])
+    assert_clean(page)
+    screenshot(page, "run_explorer")
