@@ -276,3 +276,51 @@ def test_line_monitor_steps_alerts_and_acknowledges(config) -> None:
     app.controls["source"].value = "Simulated sensors"
     app.controls["step"].click()
     assert app.notice.kind != "error" and len(fig.data[0].y) == 22
+
+
+# -- simulation and what-if ------------------------------------------------------------
+
+
+def test_simulation_fan_chart_follows_parameters(config, store) -> None:
+    from circman_kernel.apps import simulation_app
+
+    app = simulation_app(config, store=store, background=False)
+    _assert_units(app)
+    fig = app.figures["fan"]
+    p5, p95, p50 = fig.data[1].y, fig.data[0].y, fig.data[2].y
+    assert np.all(np.asarray(p5) <= np.asarray(p50) + 1e-9)
+    assert np.all(np.asarray(p50) <= np.asarray(p95) + 1e-9)
+    before = p50[-1]
+    app.controls["target_temperature"].value = 30.0
+    assert fig.data[2].y[-1] > before + 3.0  # the line warms towards the new set point
+    app.controls["variable"].value = "output_modules"
+    assert fig.layout.yaxis.title.text == "Output [modules]"
+    app.controls["seed"].value = -1
+    assert app.notice.kind == "error" and "seed" in app.notice.text
+    app.controls["seed"].value = 7
+    assert app.notice.kind == "info" and "seed 7" in app.notice.text
+    app.controls["save"].click()
+    assert app.notice.kind == "ok"
+    assert store.runs("monte_carlo")["name"].tolist() == ["dashboard MC 30 degC"]
+
+
+def test_scenarios_compare_against_baseline_and_reject_empty_name(config) -> None:
+    from circman_kernel.apps import scenarios_app
+
+    app = scenarios_app(config, background=False)
+    _assert_units(app)
+    absolute = app.figures["absolute"]
+    assert list(absolute.data[0].x) == ["baseline", "faster cycle", "warmer line"]
+    out = dict(zip(absolute.data[0].x, absolute.data[0].y, strict=True))
+    # 30 s -> 25 s per module: more modules in the same time
+    assert out["faster cycle"] > out["baseline"]
+    base_trace = [t for t in app.figures["diff"].data if t.name == "baseline"][0]
+    assert np.allclose(base_trace.y, 0.0)
+    app.controls["kpi"].value = "defect_rate"
+    assert absolute.layout.yaxis.title.text == "Defect rate [-]"
+    app.controls["add"].click()  # empty name
+    assert app.notice.kind == "error" and "name" in app.notice.text
+    app.controls["name"].value = "cool"
+    app.controls["target_temperature"].value = 20.0
+    app.controls["add"].click()
+    assert app.notice.kind != "error" and "cool" in absolute.data[0].x

@@ -194,3 +194,30 @@ def test_run_explorer_shows_runs_stored_by_another_process(page, server) -> None
     assert ys == pytest.approx([100.0 / 1.5, 100.0])
     assert_clean(page)
     screenshot(page, "run_explorer")
+
+
+def test_simulation_slider_redraws_fan_chart(page, server) -> None:
+    open_app(page, server, "simulation")
+    wait_points(page, 0, 3)
+    before = plot_data(page)
+    page.locator(".widget-dropdown", has=page.locator("label:text-is('Variable')")).locator(
+        "select"
+    ).select_option(label="Output [modules]")
+    after = wait_data_change(page, before)
+    assert after[2]["y"][-1] > 50  # cumulative modules, not a temperature
+    assert_clean(page)
+    screenshot(page, "simulation")
+
+
+def test_scenarios_empty_name_then_valid_scenario(page, server) -> None:
+    open_app(page, server, "scenarios")
+    before = plot_data(page, 1)
+    click(page, "Add scenario")
+    page.wait_for_selector(".cm-msg.error", timeout=40_000)
+    assert "name" in notice(page)
+    fill_labelled(page, "Scenario name", "cool line")
+    click(page, "Add scenario")
+    after = wait_data_change(page, before, index=1)
+    assert "cool line" in after[0]["x"]
+    assert_clean(page)
+    screenshot(page, "scenarios")
