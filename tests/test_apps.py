@@ -324,3 +324,34 @@ def test_scenarios_compare_against_baseline_and_reject_empty_name(config) -> Non
     app.controls["target_temperature"].value = 20.0
     app.controls["add"].click()
     assert app.notice.kind != "error" and "cool" in absolute.data[0].x
+
+
+# -- LCA -------------------------------------------------------------------------------
+
+
+def test_lca_waterfall_units_region_and_bad_yield(config) -> None:
+    from circman_kernel.apps import lca_app
+
+    app = lca_app(config, samples=500, background=False)
+    _assert_units(app)
+    wf = app.figures["waterfall"]
+    c = app.controls
+    c["unit"].value = "per module"
+    assert wf.layout.yaxis.title.text == "Impact [kg CO2-eq/module]"
+    per_module = list(wf.data[0].y)
+    # the waterfall's total is the sum of its phases
+    assert per_module[-1] == pytest.approx(sum(per_module[:-1]))
+    c["unit"].value = "per kWp"  # one module of 0.4 kWp: 2.5x the per-module numbers
+    assert wf.data[0].y[0] == pytest.approx(per_module[0] / 0.4)
+    c["unit"].value = "per module"
+    c["region"].value = "Sweden"
+    # use phase = operation - avoided grid emissions = 25 y * 400 kWh/y * (0.01 - 0.013)
+    assert wf.data[0].y[1] == pytest.approx(25 * 400 * (0.01 - 0.013))
+    band = app.figures["uncertainty"].data[0]
+    assert np.all(np.asarray(band.error_y.array) >= 0) and np.all(
+        np.asarray(band.error_y.arrayminus) >= 0
+    )
+    c["generation"].value = 0.0
+    assert app.notice.kind == "error" and "Yield" in app.notice.text
+    c["generation"].value = 300.0
+    assert app.notice.kind == "info" and "Sweden" in app.notice.text

@@ -221,3 +221,16 @@ def test_scenarios_empty_name_then_valid_scenario(page, server) -> None:
     assert "cool line" in after[0]["x"]
     assert_clean(page)
     screenshot(page, "scenarios")
+
+
+def test_lca_region_changes_waterfall(page, server) -> None:
+    open_app(page, server, "lca")
+    wait_points(page, 0, 5)
+    before = plot_data(page)
+    page.locator(".widget-dropdown", has=page.locator("label:text-is('Grid region')")).locator(
+        "select"
+    ).select_option(label="Sweden")
+    after = wait_data_change(page, before)
+    assert after[0]["y"][1] != before[0]["y"][1]  # use phase follows the grid
+    assert_clean(page)
+    screenshot(page, "lca")
