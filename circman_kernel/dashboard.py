@@ -170,6 +170,7 @@ def dashboard_command(
     cull_interval_s: int = 60,
     show_tracebacks: bool = False,
     env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> DashboardCommand:
     """Return the Voila command serving the apps in tree mode.
 
@@ -188,6 +189,8 @@ def dashboard_command(
     cull_idle_timeout_s, cull_interval_s : int
         Shut down a closed page's kernel after this many idle seconds [s], checking every
         ``cull_interval_s`` [s]. 0 disables culling.
+    extra_args : tuple of str
+        More Voila options, appended last (they win).
     """
     if not 0 < int(port) < 65536:
         raise ParameterError(f"port must be 1..65535, got {port}", name="port", value=port)
@@ -224,6 +227,7 @@ def dashboard_command(
             f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout_s)}",
             f"--MappingKernelManager.cull_interval={max(int(cull_interval_s), 1)}",
         ]
+    argv += list(extra_args)
     run_env = dict(os.environ if env is None else env)
     run_env[MODE_ENV] = "edit" if edit else "published"
     share = str(template_share_dir())

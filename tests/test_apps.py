@@ -77,6 +77,21 @@ def test_background_run_reports_errors_and_finishes() -> None:
     assert got == [42] and not app.busy.active
 
 
+def test_requests_during_work_wait_and_only_the_newest_runs() -> None:
+    import threading
+
+    app = AppView("t", "s", background=True)
+    gate = threading.Event()
+    got: list[int] = []
+    app.run(lambda: gate.wait(10) and 1, got.append)
+    app.run(lambda: 2, got.append)  # superseded by the next one
+    app.run(lambda: 3, got.append)
+    assert "next" in app.notice.text
+    gate.set()
+    app.wait()
+    assert got == [1, 3] and not app.busy.active
+
+
 def test_figure_axes_need_units_and_kpi_card_formats() -> None:
     with pytest.raises(ParameterError, match="unit"):
         make_figure(x_title="Time", y_title="Power [kW]")
@@ -355,3 +370,34 @@ def test_lca_waterfall_units_region_and_bad_yield(config) -> None:
     assert app.notice.kind == "error" and "Yield" in app.notice.text
     c["generation"].value = 300.0
     assert app.notice.kind == "info" and "Sweden" in app.notice.text
+
+
+# -- optimisation ----------------------------------------------------------------------
+
+
+def test_optimization_honesty_pareto_impossible_constraint_and_apply(
+    config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from circman_kernel.apps import optimization_app
+
+    monkeypatch.setenv("CIRCMAN_CACHE_DIR", str(tmp_path / "cache"))
+    app = optimization_app(config, background=False)
+    _assert_units(app)
+    fb, fp = app.figures["before_after"], app.figures["pareto"]
+    assert [t.name for t in fb.data] == ["predicted (surrogate)", "simulated (process model)"]
+    assert len(fp.data[0].x) >= 3
+    # the chart draws the optimiser's front: energy per module vs output, carbon as colour
+    assert list(fp.data[0].x) == app.front["energy_kwh_per_module"].tolist()
+    assert list(fp.data[0].y) == app.front["output_amount"].tolist()
+    before = fb.data[0].y
+    app.controls["line_temperature"].value = 29.0  # a hot line: another optimum
+    assert fb.data[0].y != before
+    assert app.kpis["verdict"].current in ("reproduced", "not reproduced", "no gain claimed")
+    app.controls["min_quality"].value = 0.999  # defect <= 0.001 vs configured >= 0.01
+    assert app.notice.kind == "error" and "empty" in app.notice.text
+    app.controls["min_quality"].value = 0.95
+    assert app.notice.kind == "info"
+    app.controls["apply"].click()
+    assert app.notice.kind == "ok"
+    baseline, whatif = app.figures["whatif"].data
+    assert len(baseline.y) == len(whatif.y) == 25 and whatif.y[-1] > 0

@@ -28,7 +28,7 @@ BAD_TEXT = ("Traceback", "There was an error when executing", "Error in cell")
 def server(tmp_path_factory: pytest.TempPathFactory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    with voila_server(tmp_path_factory.mktemp("voila")) as srv:
+    with voila_server(tmp_path_factory.mktemp("voila"), refill_delay_s=600) as srv:
         yield srv
 
 
@@ -234,3 +234,23 @@ def test_lca_region_changes_waterfall(page, server) -> None:
     assert after[0]["y"][1] != before[0]["y"][1]  # use phase follows the grid
     assert_clean(page)
     screenshot(page, "lca")
+
+
+def test_optimization_impossible_constraint_then_valid(page, server) -> None:
+    open_app(page, server, "optimization")
+    wait_points(page, 0, 1)
+    before = plot_data(page)
+    fill_labelled(page, "Line now [degC]", "29")
+    after = wait_data_change(page, before)
+    assert after[0]["y"] != before[0]["y"]
+    # the impossible constraint: max power 1 kW under the quality objective
+    page.locator(".widget-dropdown", has=page.locator("label:text-is('Objective')")).locator(
+        "select"
+    ).select_option(label="Maximise quality (power cap)")
+    fill_labelled(page, "Max. power [kW]", "1")
+    page.get_by_text("no feasible parameters").wait_for(timeout=60_000)
+    assert_clean(page)
+    # the next valid input is answered
+    fill_labelled(page, "Max. power [kW]", "200")
+    page.get_by_text("the process model says").wait_for(timeout=60_000)
+    screenshot(page, "optimization")

@@ -75,8 +75,13 @@ def voila_server(
     cull_interval_s: int = 60,
     edit: bool = False,
     timeout_s: float = 60.0,
+    refill_delay_s: float | None = None,
 ) -> Iterator[VoilaServer]:
-    """Run ``circman dashboard``'s Voila command in ``tmp``; stop it with SIGTERM on exit."""
+    """Run ``circman dashboard``'s Voila command in ``tmp``; stop it with SIGTERM on exit.
+
+    ``refill_delay_s`` delays refilling a kernel pool after a view took its kernel (the
+    browser tests open each app once and need no refill competing for the CPU).
+    """
     home = tmp / "home"
     env = dict(os.environ)
     for var, sub in {
@@ -89,6 +94,7 @@ def voila_server(
         env[var] = str(home / sub)
     db = tmp / "dashboard.duckdb"
     env["CIRCMAN_DB"] = str(db)
+    env["CIRCMAN_CACHE_DIR"] = str(tmp / "cache")
     env.pop("CIRCMAN_CONFIG_DIR", None)
     port = free_port()
     cmd = dashboard_command(
@@ -98,6 +104,9 @@ def voila_server(
         cull_idle_timeout_s=cull_idle_timeout_s,
         cull_interval_s=cull_interval_s,
         env=env,
+        extra_args=()
+        if refill_delay_s is None
+        else (f"--VoilaKernelManager.fill_delay={refill_delay_s}",),
     )
     log = tmp / "voila.log"
     with open(log, "wb") as out:

@@ -299,6 +299,7 @@ class AppView(widgets.VBox):
         self.kpis: dict[str, KPICard] = {}
         self.background = background
         self._worker: threading.Thread | None = None
+        self._pending: tuple[Callable[[], Any], Callable[[Any], None], str] | None = None
         self._header = title_bar(title, subtitle, mode=self.mode)
         self.add_class("circman-app")
 
@@ -331,11 +332,14 @@ class AppView(widgets.VBox):
     ) -> None:
         """Run ``work()`` (on a worker thread when ``background``) then ``on_done(result)``.
 
-        Errors in either step are shown as a message. A second request while one is
-        running is refused with a message rather than queued.
+        Errors in either step are shown as a message. A request made while one runs
+        waits for it; only the newest waiting request is kept (a slider dragged across
+        ten values runs twice, not ten times).
         """
         if self._worker is not None and self._worker.is_alive():
-            self.notice.show("Still working on the previous request; please wait.", "info")
+            # Keep only the newest request; it starts when the running one ends.
+            self._pending = (work, on_done, text)
+            self.notice.show("Working on the previous request; yours is next.", "info")
             return
         self.busy.start(text, total=2)
 
@@ -349,6 +353,10 @@ class AppView(widgets.VBox):
                 self.notice.error(readable(exc))
             finally:
                 self.busy.done()
+                pending, self._pending = self._pending, None
+                if pending is not None:
+                    self._worker = None
+                    self.run(pending[0], pending[1], text=pending[2])
 
         if self.background:
             self._worker = threading.Thread(target=job, name=f"circman-{self.title}", daemon=True)
@@ -358,7 +366,7 @@ class AppView(widgets.VBox):
 
     def wait(self, timeout: float | None = 60.0) -> None:
         """Block until background work started by :meth:`run` has finished."""
-        if self._worker is not None:
+        while self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout)
 
 
