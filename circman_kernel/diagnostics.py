@@ -6,10 +6,8 @@ says what went wrong, so ``circman diagnostics`` can report every part in one ta
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from circman_kernel.config import CircmanConfig, load_config
 from circman_kernel.errors import CircmanError
@@ -41,17 +39,14 @@ def _check_config(ctx: _Context) -> str:
 
 
 def _check_store(ctx: _Context) -> str:
-    if ctx.db == ":memory:":
-        return "in-memory store"
-    path = Path(ctx.db)
-    folder = path.parent
-    if not folder.exists():
-        folder = next((p for p in folder.parents if p.exists()), Path("/"))
-    if not folder.is_dir():
-        raise CircmanError(f"{path}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CircmanError(f"{path}: not writable")
-    return str(path)
+    # Really open the store (creating it if new): a foreign or newer file, or a folder
+    # that cannot be written, fails here with the store's own StoreError message.
+    from circman_kernel.store import RunStore
+
+    store = RunStore(ctx.db, lock_timeout_s=10.0)
+    n = int(store.query("SELECT count(*) AS n FROM runs")["n"].iloc[0])
+    where = "in-memory store" if ctx.db == ":memory:" else store.path
+    return f"{where} (schema v{store.schema_version}, {n} runs)"
 
 
 def _check_twin(ctx: _Context) -> str:

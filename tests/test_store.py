@@ -537,3 +537,21 @@ def test_parquet_export_import_round_trips_exactly(store: RunStore, tmp_path) ->
         store.export_runs([a], folder)
     with pytest.raises(StoreError, match="missing"):
         store.export_runs(["missing"], tmp_path / "other")
+
+
+# -- diagnostics -------------------------------------------------------------------------
+
+
+def test_diagnostics_open_the_store(tmp_path) -> None:
+    from circman_kernel.diagnostics import _check_store, _Context
+
+    good = tmp_path / "good.duckdb"
+    RunStore(good).save_run("lca")
+    assert _check_store(_Context(config_dir=None, db=str(good))).endswith(
+        f"(schema v{SCHEMA_VERSION}, 1 runs)"
+    )
+    foreign = tmp_path / "foreign.duckdb"
+    foreign.write_bytes(b"\x00" * 4096)
+    with pytest.raises(StoreError, match="not a DuckDB"):
+        _check_store(_Context(config_dir=None, db=str(foreign)))
+    assert foreign.read_bytes() == b"\x00" * 4096
