@@ -662,8 +662,14 @@ class SimulationEngine:
         return result
 
 
-def _map(tasks: list[dict[str, Any]], executor: Executor | None, progress: bool, desc: str) -> list:
-    """Run tasks in order (in-process or on ``executor``), with an optional progress bar."""
+def _map(
+    tasks: list[dict[str, Any]],
+    executor: Executor | None,
+    progress: bool,
+    desc: str,
+    worker: Any = _run_task,
+) -> list:
+    """Run ``worker(task)`` for each task in order (in-process or on ``executor``)."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress or len(tasks) < 2, leave=False)
@@ -671,10 +677,10 @@ def _map(tasks: list[dict[str, Any]], executor: Executor | None, progress: bool,
         if executor is None:
             out = []
             for task in tasks:
-                out.append(_run_task(task))
+                out.append(worker(task))
                 bar.update()
             return out
-        futures = [executor.submit(_run_task, task) for task in tasks]
+        futures = [executor.submit(worker, task) for task in tasks]
         out = []
         for fut in futures:
             out.append(fut.result())
