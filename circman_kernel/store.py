@@ -303,14 +303,32 @@ class RunStore(StoreExtras):
         return row
 
     def trajectories(self, run_id: str) -> pd.DataFrame:
-        """Return a run's trajectories (iteration, step, variable, value) in stored order."""
+        """Return a run's trajectories (iteration, step, variable, value) in stored order.
+
+        ``variable`` comes back as a pandas Categorical of the stored names: a million
+        rows decode several times faster than as a million Python strings.
+        """
         with self._read() as con:
             if con.execute("SELECT count(*) FROM runs WHERE id = ?", [run_id]).fetchone()[0] == 0:
                 raise StoreError(f"no run with id {run_id!r} in {self.path}")
-            return con.execute(
-                "SELECT iteration, step, variable, value FROM trajectories WHERE run_id = ?",
-                [run_id],
+            names = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT variable FROM trajectories WHERE run_id = ? ORDER BY 1",
+                    [run_id],
+                ).fetchall()
+            ]
+            df = con.execute(
+                "SELECT iteration, step, "
+                "CAST(list_position(?::VARCHAR[], variable) - 1 AS INTEGER) AS code, value "
+                "FROM trajectories WHERE run_id = ?",
+                [names, run_id],
             ).df()
+        variable = pd.Categorical.from_codes(
+            df.pop("code"), categories=pd.Index(names, dtype="str")
+        )
+        df.insert(2, "variable", variable)
+        return df
 
     def kpis(self, run_ids: str | Iterable[str]) -> pd.DataFrame:
         """Return one row per run (index ``run_id``, in the given order) and one column per KPI."""

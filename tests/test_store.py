@@ -56,8 +56,11 @@ def test_save_run_round_trip(store: RunStore) -> None:
     assert run["duration_s"] == 1.25 and run["config_hash"] == "abc"
     assert run["kpis"] == {"energy_kwh": 30.0, "output_modules": 120.0}
     back = store.trajectories(rid)
+    assert isinstance(back["variable"].dtype, pd.CategoricalDtype)
     pd.testing.assert_frame_equal(
-        back, traj.astype({"iteration": "int32", "step": "int32"}), check_dtype=False
+        back.astype({"variable": "str"}),
+        traj.astype({"iteration": "int32", "step": "int32"}),
+        check_dtype=False,
     )
     assert back["value"].tolist() == traj["value"].tolist()
     summary = store.query("SELECT * FROM run_summary WHERE run_id = ?", [rid])
