@@ -13,7 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from circman_kernel.store import RunStore
+
+pytestmark = pytest.mark.slow  # subprocesses: ~15 s on an idle 2-core machine
 
 REPO = Path(__file__).resolve().parents[1]
 WRITERS, RUNS_EACH, ITERATIONS, STEPS = 6, 10, 4, 50
