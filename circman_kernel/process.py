@@ -543,6 +543,32 @@ def _p(parameters: Mapping[str, Any], name: str) -> Any:
     return np.asarray(parameters[name], dtype=float)
 
 
+def _cumsum(x: np.ndarray, out: np.ndarray, start: Any) -> np.ndarray:
+    """Write ``start + cumsum(x, axis=0)`` into ``out`` (row loop for wide arrays: faster)."""
+    if x.shape[1] < 32:
+        np.cumsum(x, axis=0, out=out)
+        out += start
+        return out
+    previous = np.broadcast_to(np.asarray(start, dtype=float), x.shape[1:])
+    for t in range(x.shape[0]):
+        np.add(previous, x[t], out=out[t])
+        previous = out[t]
+    return out
+
+
+def _running_min(x: np.ndarray, start: Any) -> np.ndarray:
+    """Replace ``x`` in place by ``min(start, min_{k <= t} x_k)`` along axis 0."""
+    if x.shape[1] < 32:
+        np.minimum.accumulate(x, axis=0, out=x)
+        np.minimum(x, start, out=x)
+        return x
+    previous = np.broadcast_to(np.asarray(start, dtype=float), x.shape[1:])
+    for t in range(x.shape[0]):
+        np.minimum(previous, x[t], out=x[t])
+        previous = x[t]
+    return x
+
+
 def step(
     x: np.ndarray,
     running: Any,
@@ -676,39 +702,42 @@ def simulate(
 
     # Temperature: T_{t+1} = (1 - k) T_t + k T* + w_t
     reg = _p(p, "temperature_regulation")
-    drive = noise["temperature"] + reg * _p(p, "target_temperature")
+    drive = np.add(noise["temperature"], reg * _p(p, "target_temperature"))
     temperature = linear_recurrence(1.0 - reg, drive, x0[TEMPERATURE])
     body[:, TEMPERATURE] = temperature
 
     # Power: P_{t+1} = P_t + dP max(eps, 0) (running) | d P_t (idle)
-    decay = _p(p, "idle_energy_decay")
     increment = np.maximum(noise["energy_factor"], 0.0)
     increment *= _p(p, "energy_consumption_increment")
+    power = body[:, POWER]
     if run.all():
-        power = np.cumsum(increment, axis=0)
-        power += x0[POWER]
+        _cumsum(increment, power, x0[POWER])
     else:
         increment *= run
-        power = linear_recurrence(np.where(run, 1.0, decay), increment, x0[POWER])
-    body[:, POWER] = power
+        decay = _p(p, "idle_energy_decay")
+        power[...] = linear_recurrence(np.where(run, 1.0, decay), increment, x0[POWER])
     body[:, RUNNING] = run
 
     # Material quality: q_t = q_0 (1 - a)^t
-    ageing = (1.0 - _p(p, "quality_decay")) ** k
-    body[:, SI_QUALITY] = x0[SI_QUALITY] * ageing
-    body[:, GLASS_QUALITY] = x0[GLASS_QUALITY] * ageing
+    decay_q = _p(p, "quality_decay")
+    ageing = (1.0 - decay_q) ** k if np.any(decay_q) else np.ones((1, 1))
+    np.multiply(x0[SI_QUALITY], ageing, out=body[:, SI_QUALITY])
+    np.multiply(x0[GLASS_QUALITY], ageing, out=body[:, GLASS_QUALITY])
+    worst_quality = np.minimum(x0[SI_QUALITY], x0[GLASS_QUALITY]) * ageing
 
-    excursion = temperature_excursion(
-        temperature, _p(p, "temperature_low"), _p(p, "temperature_high")
-    )
+    # Excursion |T - clip(T, lo, hi)|; most runs stay in band, so test before the work.
+    excursion = np.clip(temperature, _p(p, "temperature_low"), _p(p, "temperature_high"))
+    np.subtract(temperature, excursion, out=excursion)
+    np.abs(excursion, out=excursion)
+    if not excursion.any():
+        excursion = np.zeros((1, n))
     efficiency = line_efficiency(
         excursion, _p(p, "base_efficiency"), _p(p, "efficiency_temperature_sensitivity")
     )
     body[:, EFFICIENCY] = efficiency
     body[:, DEFECT] = defect_rate(
-        excursion, np.minimum(body[:, SI_QUALITY], body[:, GLASS_QUALITY]),
-        _p(p, "base_defect_rate"), _p(p, "defect_temperature_sensitivity"),
-        _p(p, "defect_quality_sensitivity"),
+        excursion, worst_quality, _p(p, "base_defect_rate"),
+        _p(p, "defect_temperature_sensitivity"), _p(p, "defect_quality_sensitivity"),
     )  # fmt: skip
 
     # Attainable rate: r_t = min(R*_t, r_{t-1} + dr) solved as a running minimum.
@@ -717,43 +746,53 @@ def simulate(
         efficiency, run, _p(p, "nominal_production_rate"), _p(p, "nominal_cycle_time"),
         _p(p, "cycle_time"),
     )  # fmt: skip
-    target -= ramp
-    np.minimum.accumulate(target, axis=0, out=target)
-    np.minimum(target, np.maximum(x0[ATTAINABLE], 0.0), out=target)
+    target = np.broadcast_to(target, (steps, n)) - ramp
+    _running_min(target, np.maximum(x0[ATTAINABLE], 0.0))
     target += ramp
-    attainable = target
-    body[:, ATTAINABLE] = attainable
+    attainable = body[:, ATTAINABLE]
+    attainable[...] = target
 
     # Material limit on the cumulative output C_t <= U_t = min_m (I_m0 + t rho_m) / c_m.
-    si_rate, glass_rate = (
-        _p(p, "silicon_wafer_consumption_rate"),
-        _p(p, "solar_glass_consumption_rate"),
-    )
+    si_rate = _p(p, "silicon_wafer_consumption_rate")
+    glass_rate = _p(p, "solar_glass_consumption_rate")
     si_in, glass_in = _p(p, "silicon_wafer_replenishment"), _p(p, "solar_glass_replenishment")
-    cumulative = np.cumsum(attainable * dt, axis=0)
+    target *= dt
+    cumulative = body[:, OUTPUT]
+    _cumsum(target, cumulative, 0.0)
     allowed = np.minimum(
-        producible_modules(x0[SI_INVENTORY], si_in * k, si_rate),
-        producible_modules(x0[GLASS_INVENTORY], glass_in * k, glass_rate),
+        producible_modules(x0[SI_INVENTORY], si_in * k if np.any(si_in) else 0.0, si_rate),
+        producible_modules(
+            x0[GLASS_INVENTORY], glass_in * k if np.any(glass_in) else 0.0, glass_rate
+        ),
     )
-    slack = allowed - cumulative
-    np.minimum.accumulate(slack, axis=0, out=slack)
-    np.minimum(slack, 0.0, out=slack)
-    cumulative += slack
-    produced = np.diff(cumulative, axis=0, prepend=0.0)
-    np.maximum(produced, 0.0, out=produced)
-    body[:, RATE] = produced / dt
-    body[:, SI_USE] = si_rate * produced
-    body[:, GLASS_USE] = glass_rate * produced
-    body[:, SI_INVENTORY] = np.maximum(x0[SI_INVENTORY] + si_in * k - si_rate * cumulative, 0.0)
-    body[:, GLASS_INVENTORY] = np.maximum(
-        x0[GLASS_INVENTORY] + glass_in * k - glass_rate * cumulative, 0.0
-    )
+    if allowed.ndim == 1 and np.all(cumulative[-1] <= allowed):
+        produced = target  # no material limit is reached in this run
+    else:
+        slack = np.broadcast_to(allowed, (steps, n)) - cumulative
+        _running_min(slack, 0.0)
+        cumulative += slack
+        produced = np.diff(cumulative, axis=0, prepend=0.0)
+        np.maximum(produced, 0.0, out=produced)
+    np.divide(produced, dt, out=body[:, RATE])
+    np.multiply(si_rate, produced, out=body[:, SI_USE])
+    np.multiply(glass_rate, produced, out=body[:, GLASS_USE])
+    for inv, rate, delivered in (
+        (SI_INVENTORY, si_rate, si_in),
+        (GLASS_INVENTORY, glass_rate, glass_in),
+    ):
+        level = body[:, inv]
+        np.multiply(cumulative, -rate, out=level)
+        level += x0[inv]
+        if np.any(delivered):
+            level += delivered * k
+        np.maximum(level, 0.0, out=level)
 
-    energy = np.cumsum(power * dt, axis=0)
-    body[:, ENERGY] = energy + x0[ENERGY]
-    body[:, OUTPUT] = cumulative + x0[OUTPUT]
-    defective = np.cumsum(produced * body[:, DEFECT], axis=0)
-    body[:, DEFECTIVE] = defective + x0[DEFECTIVE]
+    # Reuse the temperature drive and the power increment as scratch buffers.
+    energy_step = power if np.all(dt == 1.0) else np.multiply(power, dt, out=increment)
+    _cumsum(energy_step, body[:, ENERGY], x0[ENERGY])
+    cumulative += x0[OUTPUT]
+    np.multiply(produced, body[:, DEFECT], out=drive)
+    _cumsum(drive, body[:, DEFECTIVE], x0[DEFECTIVE])
 
     if "measurement" in noise:
         sigma = _p(p, "measurement_noise")

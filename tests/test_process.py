@@ -146,7 +146,7 @@ def _random_parameters(rng: np.random.Generator, n: int) -> dict:
     return p
 
 
-@pytest.mark.parametrize("n", [1, 7])
+@pytest.mark.parametrize("n", [1, 7, 40])
 def test_simulate_equals_iterating_step(n: int) -> None:
     rng = np.random.default_rng(5)
     steps = 60
