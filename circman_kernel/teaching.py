@@ -142,7 +142,10 @@ def choice(*, idea: str = "", options: Iterable[str] = ()) -> Callable[[Any, Any
         if answer.strip().lower() == str(expected).strip().lower():
             return True, ""
         if opts and answer.strip().lower() not in {o.lower() for o in opts}:
-            return False, f"that is not one of the candidates ({', '.join(opts)}). {idea}".strip()
+            return False, (
+                "that is not one of the candidates: check its spelling against the "
+                f"names in the notebook. {idea}"
+            ).strip()
         return False, f"that is not the one. {idea}".strip()
 
     return compare
@@ -341,6 +344,99 @@ _ALL: tuple[Exercise, ...] = (
         "one in twenty iterations needs more energy per module than that.",
     ),
     Exercise(
+        "03-1",
+        "faster_cycle_output_pct",
+        NB03,
+        "By how many percent does the 'faster cycle' scenario change the modules made "
+        "against the baseline (48 h, seed 0)?",
+        numeric(
+            rtol=1e-3,
+            unit="%",
+            idea="The comparison table has a column of percentage differences for each KPI.",
+        ),
+        "with common random numbers the difference comes from the parameters alone.",
+    ),
+    Exercise(
+        "03-2",
+        "most_influential",
+        NB03,
+        "Which swept parameter influences energy per module the most (rank 1)?",
+        choice(
+            idea="Read the sensitivity ranking of energy per module, not of another KPI.",
+            options=(
+                "cycle_time",
+                "target_temperature",
+                "energy_consumption_increment",
+                "base_defect_rate",
+            ),
+        ),
+        "that is the lever to study first.",
+    ),
+    Exercise(
+        "04-1",
+        "optimum_reproduced",
+        NB04,
+        "Did the process model reproduce the improvement the surrogate predicted for "
+        "the weighted optimum?",
+        boolean(
+            idea="Compare the predicted and the simulated improvement and read the verdict "
+            "of the honesty check."
+        ),
+        "always trust the physics re-run over the surrogate's promise.",
+    ),
+    Exercise(
+        "04-2",
+        "lowest_pareto_carbon",
+        NB04,
+        "What is the lowest carbon footprint per module [kg CO2-eq/module] on the Pareto front?",
+        numeric(
+            rtol=1e-3,
+            unit="kg CO2-eq/module",
+            idea="Take the minimum of the carbon column of the front, not of the whole "
+            "population or of another objective.",
+        ),
+        "the other end of the front trades carbon for output.",
+    ),
+    Exercise(
+        "05-1",
+        "manufacturing_by_hand",
+        NB05,
+        "By hand: the manufacturing impact [kg CO2-eq] of 5 kg silicon wafer, 12 kg solar "
+        "glass, 2.5 kg aluminium frame and 80 kWh of electricity.",
+        numeric(
+            rtol=1e-6,
+            unit="kg CO2-eq",
+            idea="Sum quantity x material factor over the materials, then add energy x the "
+            "energy factor; all factors are per kg or per kWh.",
+        ),
+        "that is the manual's manufacturing formula.",
+    ),
+    Exercise(
+        "05-2",
+        "carbon_payback_years",
+        NB05,
+        "What is the carbon payback time [years] of the assessed batch?",
+        numeric(
+            rtol=1e-3,
+            unit="years",
+            idea="The LifeCycleImpact has the payback times among its functional units.",
+        ),
+        "after that time the modules have avoided more CO2 than they caused.",
+    ),
+    Exercise(
+        "07-1",
+        "dask_sweep_mean_output",
+        NB07,
+        "What is the mean number of modules made over the 64 experiments of the sweep run "
+        "on the Dask cluster?",
+        numeric(
+            rtol=1e-9,
+            unit="modules",
+            idea="Average the output_modules outcome of the sweep that ran on the cluster.",
+        ),
+        "and it is the very same number as the serial run: seeds, not workers, decide.",
+    ),
+    Exercise(
         "06-1",
         "sql_best_run",
         NB06,
@@ -373,5 +469,12 @@ check_minutes_above_threshold = _make_check(EXERCISES["01-1"])
 check_temperature_at_ten = _make_check(EXERCISES["01-2"])
 check_hour_wafers_run_out = _make_check(EXERCISES["02-1"])
 check_p95_energy_per_module = _make_check(EXERCISES["02-2"])
+check_faster_cycle_output_pct = _make_check(EXERCISES["03-1"])
+check_most_influential = _make_check(EXERCISES["03-2"])
+check_optimum_reproduced = _make_check(EXERCISES["04-1"])
+check_lowest_pareto_carbon = _make_check(EXERCISES["04-2"])
+check_manufacturing_by_hand = _make_check(EXERCISES["05-1"])
+check_carbon_payback_years = _make_check(EXERCISES["05-2"])
+check_dask_sweep_mean_output = _make_check(EXERCISES["07-1"])
 check_sql_best_run = _make_check(EXERCISES["06-1"])
 check_sql_p95_output = _make_check(EXERCISES["06-2"])

@@ -97,6 +97,127 @@ def _p95_energy_per_module() -> float:
     return float(mc.kpis()["energy_per_module_kwh"].quantile(0.95))
 
 
+# ----------------------------------------------------------------------------- 03
+#: Notebook 03's scenarios: name -> parameters.
+SCENARIOS: MappingProxyType[str, MappingProxyType[str, float]] = MappingProxyType(
+    {
+        "baseline": MappingProxyType({}),
+        "faster cycle": MappingProxyType({"cycle_time": 26.0}),
+        "cooler line": MappingProxyType({"target_temperature": 20.0}),
+        "hot line": MappingProxyType({"target_temperature": 28.5}),
+    }
+)
+#: Notebook 03's sweep space: parameter -> (low, high).
+SWEEP_SPACE: MappingProxyType[str, tuple[float, float]] = MappingProxyType(
+    {
+        "cycle_time": (24.0, 36.0),
+        "target_temperature": (20.0, 29.0),
+        "energy_consumption_increment": (1.0, 3.0),
+        "base_defect_rate": (0.005, 0.03),
+    }
+)
+
+
+def _faster_cycle_output_pct() -> float:
+    from circman_kernel.scenarios import ScenarioManager
+
+    manager = ScenarioManager()
+    for name, params in SCENARIOS.items():
+        manager.create_scenario(name, dict(params))
+    table = manager.compare_scenarios(list(SCENARIOS), steps=48, seed=0)
+    return float(table.loc["faster cycle", "output_modules_pct"])
+
+
+def _most_influential() -> str:
+    from circman_kernel.scenarios import analyse, evaluate, sample
+
+    experiments = sample(dict(SWEEP_SPACE), 256, method="lhs", seed=1)
+    outcomes = evaluate(experiments, steps=48, seed=2)
+    ranking = analyse(experiments, outcomes, "energy_per_module_kwh")
+    return str(ranking.index[0])
+
+
+# ----------------------------------------------------------------------------- 04
+DECISION = MappingProxyType(
+    {"target_temperature": 22.5, "temperature_regulation": 0.1, "cycle_time": 30.0}
+)
+
+
+def lab_optimizer() -> Any:
+    """Return notebook 04's optimiser: a surrogate trained on 2,000 synthetic batches."""
+    from circman_kernel.model import ManufacturingModel, synthetic_history
+    from circman_kernel.optimize import ProcessOptimizer
+
+    production, quality = synthetic_history(2000, seed=3)
+    model = ManufacturingModel()
+    model.train_optimization_model(production, quality)
+    return ProcessOptimizer(model, seed=0)
+
+
+def _optimum_reproduced() -> bool:
+    result = lab_optimizer().optimize_detailed("weighted", dict(DECISION))
+    return bool(result.honesty.reproduced)
+
+
+def _lowest_pareto_carbon() -> float:
+    front = lab_optimizer().optimize_pareto(
+        {"cycle_time": 30.0, "target_temperature": 22.5}, seed=4
+    )
+    return float(front["carbon_kg_per_module"].min())
+
+
+# ----------------------------------------------------------------------------- 05
+LCA_INPUTS = MappingProxyType(
+    {
+        "material_inputs": MappingProxyType(
+            {"silicon_wafer": 5.0, "solar_glass": 12.0, "aluminum_frame": 2.5}
+        ),
+        "energy_consumption": 80.0,
+    }
+)
+
+
+def _manufacturing_by_hand() -> float:
+    from circman_kernel.lca import LCAAnalyzer
+
+    return float(
+        LCAAnalyzer().calculate_manufacturing_impact(
+            dict(LCA_INPUTS["material_inputs"]), LCA_INPUTS["energy_consumption"]
+        )
+    )
+
+
+def _lab_lca() -> Any:
+    from circman_kernel.lca import LCAAnalyzer
+
+    return LCAAnalyzer().perform_full_lca(
+        material_inputs={"silicon_wafer": 50.0, "solar_glass": 20.0, "aluminum_frame": 12.0},
+        energy_consumption=1200.0,
+        lifetime_years=25,
+        annual_energy_generation=40_000.0,
+        grid_carbon_intensity=0.275,
+        recycling_rates={"silicon_wafer": 0.9, "solar_glass": 0.9, "aluminum_frame": 0.9},
+        transport_distance=100.0,
+        n_modules=100,
+    )
+
+
+def _carbon_payback_years() -> float:
+    return float(_lab_lca().carbon_payback_time_years)
+
+
+# ----------------------------------------------------------------------------- 07
+DASK_SPACE = MappingProxyType({"cycle_time": (24.0, 36.0), "target_temperature": (20.0, 28.0)})
+
+
+def _dask_sweep_mean_output() -> float:
+    from circman_kernel.scenarios import evaluate, sample
+
+    experiments = sample(dict(DASK_SPACE), 64, method="lhs", seed=5)
+    outcomes = evaluate(experiments, steps=48, seed=6, chunk_size=16)
+    return float(outcomes["output_modules"].mean())
+
+
 # ----------------------------------------------------------------------------- 06
 #: The runs notebook 06 stores: name -> simulation parameters (48 steps, seed 7 each).
 LAB_RUNS: MappingProxyType[str, MappingProxyType[str, float]] = MappingProxyType(
@@ -197,6 +318,47 @@ answer = int(wide.index[empty][0])""",
         """\
 answer = mc.kpis()["energy_per_module_kwh"].quantile(0.95)""",
         _p95_energy_per_module,
+    ),
+    "03-1": Solution(
+        """\
+answer = table.loc["faster cycle", "output_modules_pct"]""",
+        _faster_cycle_output_pct,
+    ),
+    "03-2": Solution(
+        """\
+answer = ranking.index[0]""",
+        _most_influential,
+    ),
+    "04-1": Solution(
+        """\
+answer = result.honesty.reproduced""",
+        _optimum_reproduced,
+    ),
+    "04-2": Solution(
+        """\
+answer = front["carbon_kg_per_module"].min()""",
+        _lowest_pareto_carbon,
+    ),
+    "05-1": Solution(
+        """\
+factors = analyzer.impact_factors
+answer = (
+    5.0 * factors.MATERIAL_IMPACT_FACTORS["silicon_wafer"]
+    + 12.0 * factors.MATERIAL_IMPACT_FACTORS["solar_glass"]
+    + 2.5 * factors.MATERIAL_IMPACT_FACTORS["aluminum_frame"]
+    + 80.0 * factors.ENERGY_IMPACT_FACTOR
+)""",
+        _manufacturing_by_hand,
+    ),
+    "05-2": Solution(
+        """\
+answer = impact.carbon_payback_time_years""",
+        _carbon_payback_years,
+    ),
+    "07-1": Solution(
+        """\
+answer = outcomes_dask["output_modules"].mean()""",
+        _dask_sweep_mean_output,
     ),
     "06-1": Solution(f'answer = """\n{_SQL_BEST_RUN}\n"""', _sql_best_run, _SQL_BEST_RUN),
     "06-2": Solution(f'answer = """\n{_SQL_P95_OUTPUT}\n"""', _sql_p95_output, _SQL_P95_OUTPUT),
