@@ -148,3 +148,17 @@ def test_names_comparer_counts_missing_and_extra_without_naming_them() -> None:
     ok, hint = compare(["a", "c"], {"a", "b"})
     assert not ok and "1 missing" in hint and "1 that should not" in hint
     assert "'b'" not in hint and "'c'" not in hint
+
+
+def test_sql_checks_run_the_query_on_the_check_store_and_report_failures() -> None:
+    failed = teaching.check_sql_best_run("SELECT nonsense FROM nowhere")
+    assert failed.status == "wrong" and "query failed" in failed.hint
+    empty = teaching.check_sql_best_run("SELECT name FROM runs WHERE false")
+    assert empty.status == "wrong" and "no rows" in empty.hint
+    # a different but equivalent query is accepted: the result is compared, not the text
+    other = (
+        "SELECT r.name FROM runs r JOIN run_kpis e ON e.run_id = r.id AND e.kpi = "
+        "'energy_per_module_kwh' JOIN run_kpis d ON d.run_id = r.id AND d.kpi = 'defect_rate' "
+        "WHERE r.kind = 'simulation' AND d.value <= 0.021 ORDER BY e.value LIMIT 1"
+    )
+    assert teaching.check_sql_best_run(other).correct
