@@ -380,7 +380,12 @@ class OptimizationFile(_Section):
     OBJECTIVE_WEIGHTS: FrozenMap(str, float) = Field(
         default_factory=lambda: {"efficiency": -100.0, "energy_used": 0.1, "defect_rate": 1000.0}
     )
-    DEFAULT_CONSTRAINTS: FrozenMap(str, Bounds) = Field(default_factory=dict)
+    # The manual's energy_used bound (10, 100) kW cannot hold on the default line (power
+    # starts at 120.5 kW and rises while running), so the default widens it to the twin's
+    # own energy threshold band.
+    DEFAULT_CONSTRAINTS: FrozenMap(str, Bounds) = Field(
+        default_factory=lambda: {"energy_used": (0.0, 200.0)}
+    )
     SOLVER: SolverSettings = Field(default_factory=SolverSettings)
     MODEL: ModelSettings = Field(default_factory=ModelSettings)
     PARETO: ParetoSettings = Field(default_factory=ParetoSettings)
