@@ -50,22 +50,12 @@ from circman_kernel.store_frames import (
     trajectory_frame,
     utcnow,
 )
-from circman_kernel.store_schema import RECORD_COLUMNS, RUN_TABLES, SCHEMA_VERSION
+from circman_kernel.store_schema import KINDS, RECORD_COLUMNS, RUN_TABLES, SCHEMA_VERSION, STATUSES
 
 __all__ = ["KINDS", "STATUSES", "RunStore"]
 
 log = logging.getLogger("circman.store")
 
-KINDS: tuple[str, ...] = (
-    "simulation",
-    "monte_carlo",
-    "scenario",
-    "sweep",
-    "optimization",
-    "lca",
-    "replay",
-)
-STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled", "running")
 TRAJECTORY_COLUMNS = ("iteration", "step", "variable", "value")
 _RUN_COLUMNS = (
     "id, kind, name, created_at, duration_s, status, seed, config_hash, "

@@ -15,6 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Run kinds and statuses (kept here, free of heavy imports, so the CLI can offer them).
+KINDS: tuple[str, ...] = (
+    "simulation",
+    "monte_carlo",
+    "scenario",
+    "sweep",
+    "optimization",
+    "lca",
+    "replay",
+)
+STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled", "running")
+
 SCHEMA_TABLE = "circman_schema"
 
 #: Tables whose rows belong to one run (``run_id``), in the order they are exported.

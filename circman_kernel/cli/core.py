@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-import pandas as pd
-
 from circman_kernel.diagnostics import run_diagnostics
 
 
@@ -27,6 +25,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _diagnostics(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     checks = run_diagnostics(config_dir=args.config_dir, db=args.db)
     if args.json:
         json.dump([c.to_dict() for c in checks], sys.stdout, indent=2)

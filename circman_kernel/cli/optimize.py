@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-import pandas as pd
-
 from circman_kernel.errors import ParameterError
 
 
@@ -92,6 +90,8 @@ def parse_constraints(items: list[str]) -> dict[str, object]:
 
 
 def _optimize(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from circman_kernel.ai_integration import AIIntegration, _jsonable
     from circman_kernel.config import load_config
     from circman_kernel.model import ManufacturingModel

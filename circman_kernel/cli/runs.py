@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from circman_kernel.store_schema import KINDS
 
-from circman_kernel.store import KINDS, RunStore
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from circman_kernel.store import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,10 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace) -> RunStore:
+    from circman_kernel.store import RunStore
+
     return RunStore(args.db)
 
 
 def _print_frame(df: pd.DataFrame, *, as_json: bool = False, as_csv: bool = False) -> None:
+    import pandas as pd
+
     if as_json:
         print(df.to_json(orient="records", date_format="iso", force_ascii=False))
     elif as_csv:

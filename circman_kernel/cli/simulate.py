@@ -6,8 +6,6 @@ import argparse
 import json
 import math
 
-import pandas as pd
-
 from circman_kernel.errors import ParameterError
 
 
@@ -178,6 +176,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     manager = _manager(args)
     kwargs = {"steps": args.steps} if args.steps is not None else {}
     table = manager.compare_scenarios(
