@@ -108,6 +108,7 @@ def voila_server(
         if refill_delay_s is None
         else (f"--VoilaKernelManager.fill_delay={refill_delay_s}",),
     )
+    tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "voila.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
