@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,10 +123,13 @@ def template_share_dir() -> Path:
 
 
 class PoolAwareKernelManager(AsyncMappingKernelManager):
-    """Kernel manager whose idle culler spares the preheated kernels waiting in the pool.
+    """Kernel manager whose idle culler spares preheated kernels until a page has used them.
 
-    Voila's pool keeps kernels that nobody is connected to yet; the stock culler would
-    treat them as abandoned and cull them, leaving the pool empty (every view cold).
+    Voila's pool keeps kernels nobody is connected to yet; the stock culler treats them
+    as abandoned. It also culls a kernel just taken from the pool (idle since it was
+    preheated, no connection yet) before the viewer's page connects, and that page then
+    fails. So a kernel is spared while it waits in the pool, and after leaving it until
+    it has been seen connected or ``cull_idle_timeout`` [s] has passed since it left.
     Kernels of closed pages are culled as usual.
     """
 
@@ -139,8 +143,21 @@ class PoolAwareKernelManager(AsyncMappingKernelManager):
                         ids.add(kid)
         return ids
 
-    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+    def _spare(self, kernel_id: str) -> bool:
+        # per-instance bookkeeping, created on first use (traitlets owns __init__)
+        state = self.__dict__.setdefault("_circman_cull", {"connected": set(), "released": {}})
         if kernel_id in self._pooled_kernel_ids():
+            return True
+        if self._kernel_connections.get(kernel_id, 0) > 0:
+            state["connected"].add(kernel_id)
+            return False
+        if kernel_id in state["connected"]:
+            return False
+        released = state["released"].setdefault(kernel_id, time.monotonic())
+        return time.monotonic() - released < self.cull_idle_timeout
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        if self._spare(kernel_id):
             return
         await super().cull_kernel_if_idle(kernel_id)
 

@@ -401,3 +401,26 @@ def test_optimization_honesty_pareto_impossible_constraint_and_apply(
     assert app.notice.kind == "ok"
     baseline, whatif = app.figures["whatif"].data
     assert len(baseline.y) == len(whatif.y) == 25 and whatif.y[-1] > 0
+
+
+def test_culler_spares_pooled_and_just_handed_out_kernels() -> None:
+    import asyncio
+
+    from circman_kernel.dashboard import PoolAwareKernelManager
+
+    km = PoolAwareKernelManager(cull_idle_timeout=600)
+    loop = asyncio.new_event_loop()
+    try:
+        pooled = loop.create_future()
+        pooled.set_result({"kernel_id": "k-pool"})
+    finally:
+        loop.close()
+    km._pools = {"lca.ipynb": [pooled]}
+    assert km._spare("k-pool")  # waiting in the pool
+    assert km._spare("k-new")  # just handed to a page that has not connected yet
+    km._kernel_connections["k-open"] = 1
+    assert not km._spare("k-open")  # a connected page: the stock rules apply
+    km._kernel_connections["k-open"] = 0
+    assert not km._spare("k-open")  # ... and once closed it may be culled
+    km.cull_idle_timeout = 0
+    assert not km._spare("k-new")  # the grace period is over
