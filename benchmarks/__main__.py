@@ -1,6 +1,6 @@
 """Run the benchmarks, print the table and write JSON under ``benchmarks/results/``.
 
-Usage: ``python -m benchmarks [-k SUBSTRING]``. Exit status 1 when a figure misses its
+Usage: ``python -m benchmarks [-k SUBSTRING] [-x SUBSTRING ...]``. Exit status 1 when a figure misses its
 target, so a slowdown is visible in the same place as the numbers.
 """
 
@@ -34,6 +34,13 @@ def _fmt(value: float | None, unit: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("-k", default="", help="only benchmarks whose name contains this")
+    parser.add_argument(
+        "-x",
+        "--exclude",
+        action="append",
+        default=[],
+        help="skip benchmarks whose name contains this",
+    )
     args = parser.parse_args(argv)
 
     for path in sorted(HERE.glob("bench_*.py")):
@@ -41,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: list[Figure] = []
     for name, fn in REGISTRY:
-        if args.k and args.k not in name:
+        if (args.k and args.k not in name) or any(x in name for x in args.exclude):
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         out = fn()
