@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
-from circman_kernel.dashboard import DashboardCommand, dashboard_command, lab_command
+if TYPE_CHECKING:  # the Voila/Jupyter server imports cost ~2 s; load them only to serve
+    from circman_kernel.dashboard import DashboardCommand
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +62,8 @@ def _run(cmd: DashboardCommand, print_only: bool, args: argparse.Namespace) -> i
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    from circman_kernel.dashboard import dashboard_command
+
     cmd = dashboard_command(
         host=args.host,
         port=args.port,
@@ -74,4 +78,6 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
+    from circman_kernel.dashboard import lab_command
+
     return _run(lab_command(host=args.host, port=args.port), args.print_command, args)
