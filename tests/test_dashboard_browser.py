@@ -16,7 +16,11 @@ from urllib.parse import urlparse
 import pytest
 from voila_server import CHROMIUM, CHROMIUM_ARGS, voila_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("jupyter-kernels"),
+]  # one at a time: kernels compete for 2 cores
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

@@ -26,7 +26,11 @@ NB_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NB_DIR.glob("0*.ipynb"))
 TIMEOUT_S = 120  # per cell; each notebook is meant to finish well under 60 s
 
-pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("jupyter-kernels"),
+]  # shares a worker with the browser tests
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
