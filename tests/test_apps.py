@@ -92,6 +92,44 @@ def test_requests_during_work_wait_and_only_the_newest_runs() -> None:
     assert got == [1, 3] and not app.busy.active
 
 
+def test_in_a_kernel_work_runs_off_the_loop_and_drawing_on_it() -> None:
+    """As in a kernel: work on a worker thread, widgets touched only on the loop's thread."""
+    import asyncio
+    import threading
+
+    app = AppView("t", "s", background=True)
+    seen: dict[str, object] = {}
+    gate = threading.Event()
+
+    def work() -> int:
+        seen["work"] = threading.current_thread()
+        gate.wait(10)
+        return 7
+
+    def draw(value: int) -> None:
+        seen["draw"] = threading.current_thread()
+        seen["value"] = value
+
+    async def main() -> None:
+        app.run(work, draw)
+        app.run(lambda: 1 / 0, draw)  # waits, then fails: a message, no traceback
+        ticks = 0
+        while not gate.is_set():  # the loop keeps answering while the work runs
+            await asyncio.sleep(0.01)
+            ticks += 1
+            if ticks == 5:
+                gate.set()
+        while app.working:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    main_thread = threading.current_thread()
+    assert seen["work"] is not main_thread
+    assert seen["draw"] is main_thread and seen["value"] == 7
+    assert app.notice.kind == "error" and "ZeroDivisionError" in app.notice.text
+    assert not app.busy.active and not app.working
+
+
 def test_figure_axes_need_units_and_kpi_card_formats() -> None:
     with pytest.raises(ParameterError, match="unit"):
         make_figure(x_title="Time", y_title="Power [kW]")

@@ -8,6 +8,7 @@ app (never a traceback) and leaves the app answering the next input.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import logging
@@ -298,7 +299,7 @@ class AppView(widgets.VBox):
         self.figures: dict[str, go.FigureWidget] = {}
         self.kpis: dict[str, KPICard] = {}
         self.background = background
-        self._worker: threading.Thread | None = None
+        self._job: threading.Thread | asyncio.Future | bool | None = None
         self._pending: tuple[Callable[[], Any], Callable[[Any], None], str] | None = None
         self._header = title_bar(title, subtitle, mode=self.mode)
         self.add_class("circman-app")
@@ -330,44 +331,85 @@ class AppView(widgets.VBox):
         *,
         text: str = "Working…",
     ) -> None:
-        """Run ``work()`` (on a worker thread when ``background``) then ``on_done(result)``.
+        """Run ``work()`` (off the kernel's thread when ``background``) then ``on_done(result)``.
 
-        Errors in either step are shown as a message. A request made while one runs
-        waits for it; only the newest waiting request is kept (a slider dragged across
-        ten values runs twice, not ten times).
+        In a kernel, ``work`` runs on a worker thread and ``on_done`` on the kernel's event
+        loop: widgets are only ever touched from the thread that also handles the page's
+        messages (ipywidgets are not thread-safe; a figure update sent while the kernel
+        thread holds the widget's sync is lost). Errors in either step are shown as a
+        message. A request made while one runs waits for it; only the newest waiting request
+        is kept (a slider dragged across ten values runs twice, not ten times).
         """
-        if self._worker is not None and self._worker.is_alive():
+        if self._job is not None:
             # Keep only the newest request; it starts when the running one ends.
             self._pending = (work, on_done, text)
             self.notice.show("Working on the previous request; yours is next.", "info")
             return
         self.busy.start(text, total=2)
+        if not self.background:
+            self._job = True
+            self._finish(on_done, _outcome(work))
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain script): the worker draws as well
+            loop = None
+        if loop is None:
+            thread = threading.Thread(
+                target=lambda: self._finish(on_done, _outcome(work)),
+                name=f"circman-{self.title}",
+                daemon=True,
+            )
+            self._job = thread
+            thread.start()
+            return
+        future = loop.run_in_executor(None, _outcome, work)
+        self._job = future
+        future.add_done_callback(
+            lambda f: self._finish(
+                on_done,
+                (False, CircmanError("the work was cancelled")) if f.cancelled() else f.result(),
+            )
+        )
 
-        def job() -> None:
-            try:
-                result = work()
-                self.busy.step("Drawing…")
-                on_done(result)
-            except Exception as exc:
-                log.info("background work failed", exc_info=True)
-                self.notice.error(readable(exc))
-            finally:
-                self.busy.done()
-                pending, self._pending = self._pending, None
-                if pending is not None:
-                    self._worker = None
-                    self.run(pending[0], pending[1], text=pending[2])
+    def _finish(self, on_done: Callable[[Any], None], outcome: tuple[bool, Any]) -> None:
+        ok, value = outcome
+        try:
+            if not ok:
+                raise value
+            self.busy.step("Drawing…")
+            on_done(value)
+        except Exception as exc:
+            log.info("background work failed", exc_info=True)
+            self.notice.error(readable(exc))
+        finally:
+            self.busy.done()
+            self._job = None
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                self.run(pending[0], pending[1], text=pending[2])
 
-        if self.background:
-            self._worker = threading.Thread(target=job, name=f"circman-{self.title}", daemon=True)
-            self._worker.start()
-        else:
-            job()
+    @property
+    def working(self) -> bool:
+        """Whether work started by :meth:`run` (or a request waiting for it) is unfinished."""
+        return self._job is not None
 
     def wait(self, timeout: float | None = 60.0) -> None:
-        """Block until background work started by :meth:`run` has finished."""
-        while self._worker is not None and self._worker.is_alive():
-            self._worker.join(timeout)
+        """Block until work started by :meth:`run` on a worker thread has finished.
+
+        For scripts and tests without an event loop; in a kernel, ``on_done`` runs on the
+        loop, so await the loop instead of blocking it.
+        """
+        while isinstance(self._job, threading.Thread):
+            self._job.join(timeout)
+
+
+def _outcome(work: Callable[[], Any]) -> tuple[bool, Any]:
+    """Return ``(True, work())`` or ``(False, the exception)``; never raises."""
+    try:
+        return True, work()
+    except Exception as exc:
+        return False, exc
 
 
 def labelled(widget: widgets.Widget, text: str) -> widgets.VBox:
