@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -41,9 +42,12 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from circman_kernel.errors import ConfigError
 from circman_kernel.paths import default_config_dir
+from circman_kernel.state import _NUM as _STATE_NUMBER
+from circman_kernel.state import SCHEMA as STATE_SCHEMA
 
 __all__ = [
     "CONFIG_FILES",
@@ -54,6 +58,7 @@ __all__ = [
     "EventNotificationConfig",
     "ImpactFactors",
     "OptimizationFile",
+    "PARAMETER_NAMES",
     "SimulationParameters",
     "default_config",
     "load_config",
@@ -90,6 +95,73 @@ DottedPath = Annotated[str, Field(pattern=DOTTED_PATH_PATTERN)]
 def FrozenMap(key: Any, value: Any) -> Any:
     """A read-only mapping field: validated as ``dict[key, value]``, stored as a proxy."""
     return Annotated[dict[key, value], AfterValidator(_frozen_mapping), _as_dict]
+
+
+def _unknown_map_key(key: str, known: list[str]) -> PydanticCustomError:
+    # _format_errors turns this into "<file>: <section>.<key>: unknown key ...; did you mean"
+    return PydanticCustomError(
+        "unknown_map_key", "unknown key {key}", {"key": key, "known": tuple(known)}
+    )
+
+
+def _threshold_paths(key: str) -> list[str]:
+    """Return every numeric field of the twin state as a dotted path.
+
+    ``"*"`` levels (the materials) take the name ``key`` gives at that level, so
+    ``materials.glass.inventory`` is valid and a typo is matched against its own material.
+    """
+    given = key.split(".")
+    out: list[str] = []
+
+    def walk(node: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
+        for name, child in node.items():
+            if name == "*":
+                depth = len(prefix)
+                name = given[depth] if depth < len(given) - 1 else "<name>"
+            path = (*prefix, name)
+            if isinstance(child, Mapping):
+                walk(child, path)
+            elif child[0] == _STATE_NUMBER:
+                out.append(".".join(path))
+
+    walk(STATE_SCHEMA, ())
+    return out
+
+
+def _known_threshold_paths(value: dict[str, Any]) -> dict[str, Any]:
+    # A threshold on a path the twin state does not have would never be checked.
+    for key in value:
+        known = _threshold_paths(key)
+        if key not in known:
+            raise _unknown_map_key(key, known)
+    return value
+
+
+def _known_parameter_names(value: dict[str, Any]) -> dict[str, Any]:
+    # A constraint on an unknown name would be dropped when the optimiser runs.
+    known = sorted(PARAMETER_NAMES)
+    for key in value:
+        if key not in PARAMETER_NAMES:
+            raise _unknown_map_key(key, known)
+    return value
+
+
+def ParameterMap(value: Any) -> Any:
+    """A read-only mapping keyed by :data:`PARAMETER_NAMES` (constraints, defaults)."""
+    return Annotated[
+        dict[str, value],
+        AfterValidator(_known_parameter_names),
+        AfterValidator(_frozen_mapping),
+        _as_dict,
+    ]
+
+
+ThresholdMap = Annotated[
+    dict[DottedPath, Bounds],
+    AfterValidator(_known_threshold_paths),
+    AfterValidator(_frozen_mapping),
+    _as_dict,
+]
 
 
 class _Section(BaseModel):
@@ -161,6 +233,33 @@ class SimulationParameters(_Section):
     )
 
 
+#: Names a constraint or a default parameter may use: the process-model parameters
+#: (``circman_kernel.process.PARAMETERS``: the ``SIMULATION_PARAMETERS`` constants and
+#: three inputs), the twin-state context the surrogate reads
+#: (``surrogate_data.CONTEXT_FEATURES``), the surrogate's outcomes (``model.TARGETS``) and
+#: the inputs of the manual's own surrogate. tests/test_config.py keeps this in step.
+PARAMETER_NAMES: frozenset[str] = frozenset(SimulationParameters.model_fields) - {
+    "default_simulation_steps"  # a run length, not a model parameter
+} | {
+    # process-model inputs
+    "cycle_time",
+    "temperature_low",
+    "temperature_high",
+    # twin-state context of a batch
+    "temperature",
+    "energy_consumption",
+    "production_rate",
+    # surrogate outcomes
+    "output_amount",
+    "energy_used",
+    "efficiency",
+    "defect_rate",
+    # the manual's surrogate inputs (its AI_INTEGRATION.DEFAULT_PARAMETERS)
+    "input_amount",
+    "thickness_uniformity",
+}
+
+
 class EventNotificationConfig(_Section):
     """``EVENT_NOTIFICATION``: what the event bus publishes and keeps."""
 
@@ -175,7 +274,7 @@ class EventNotificationConfig(_Section):
 class AIIntegrationConfig(_Section):
     """``AI_INTEGRATION``: surrogate defaults, twin-to-model name mapping, parameter bounds."""
 
-    DEFAULT_PARAMETERS: FrozenMap(str, float) = Field(
+    DEFAULT_PARAMETERS: ParameterMap(float) = Field(
         default_factory=lambda: {
             "input_amount": 100.0,
             "energy_used": 50.0,
@@ -193,7 +292,7 @@ class AIIntegrationConfig(_Section):
             "cycle_time": "cycle_time",
         }
     )
-    OPTIMIZATION_CONSTRAINTS: FrozenMap(str, Bounds) = Field(
+    OPTIMIZATION_CONSTRAINTS: ParameterMap(Bounds) = Field(
         default_factory=lambda: {
             "energy_used": (10.0, 100.0),
             "cycle_time": (20.0, 60.0),
@@ -217,9 +316,7 @@ class DigitalTwinFile(_Section):
     DIGITAL_TWIN_CONFIG: DigitalTwinSettings = Field(default_factory=DigitalTwinSettings)
     SIMULATION_PARAMETERS: SimulationParameters = Field(default_factory=SimulationParameters)
     EVENT_NOTIFICATION: EventNotificationConfig = Field(default_factory=EventNotificationConfig)
-    PARAMETER_THRESHOLDS: FrozenMap(DottedPath, Bounds) = Field(
-        default_factory=lambda: dict(_DEFAULT_THRESHOLDS)
-    )
+    PARAMETER_THRESHOLDS: ThresholdMap = Field(default_factory=lambda: dict(_DEFAULT_THRESHOLDS))
     AI_INTEGRATION: AIIntegrationConfig = Field(default_factory=AIIntegrationConfig)
 
 
@@ -383,7 +480,7 @@ class OptimizationFile(_Section):
     # The manual's energy_used bound (10, 100) kW cannot hold on the default line (power
     # starts at 120.5 kW and rises while running), so the default widens it to the twin's
     # own energy threshold band.
-    DEFAULT_CONSTRAINTS: FrozenMap(str, Bounds) = Field(
+    DEFAULT_CONSTRAINTS: ParameterMap(Bounds) = Field(
         default_factory=lambda: {"energy_used": (0.0, 200.0)}
     )
     SOLVER: SolverSettings = Field(default_factory=SolverSettings)
@@ -477,6 +574,13 @@ def _unknown_key_message(file: str, path: str, key: str, known: Mapping[str, Any
 # --------------------------------------------------------------------------- loading
 
 
+def _short_repr(value: Any) -> str:
+    # Bad values are quoted in messages: cut long strings and deep nesting short.
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring = 4, 8, 8, 8, 120
+    return r.repr(value)
+
+
 def _format_errors(file: str, model: type[BaseModel], err: ValidationError) -> ConfigError:
     lines: list[str] = []
     first_key: str | None = None
@@ -493,6 +597,12 @@ def _format_errors(file: str, model: type[BaseModel], err: ValidationError) -> C
             lines.append(
                 f"{file}: {key}: key must be a dotted path such as 'production_line.temperature'"
             )
+        elif item["type"] == "unknown_map_key":
+            bad = item["ctx"]["key"]
+            key = f"{key}.{bad}"
+            value = item["input"].get(bad) if isinstance(item["input"], Mapping) else None
+            known = dict.fromkeys(item["ctx"]["known"])
+            lines.append(_unknown_key_message(file, key, bad, known))
         elif item["type"] == "extra_forbidden":
             known = _fields_at(model, loc[:-1])
             lines.append(_unknown_key_message(file, key, loc[-1], dict.fromkeys(known)))
@@ -509,7 +619,7 @@ def _format_errors(file: str, model: type[BaseModel], err: ValidationError) -> C
             msg = item["msg"].removeprefix("Value error, ")
             if isinstance(value, float) and not math.isfinite(value):
                 msg = "must be a finite number"
-            shown = "" if isinstance(value, dict) else f"; got {value!r}"
+            shown = "" if isinstance(value, dict) else f"; got {_short_repr(value)}"
             lines.append(f"{file}: {key}: {msg}{shown}")
         if first_key is None:
             first_key, first_value = key, value
@@ -566,6 +676,13 @@ def _read_json(path: Path) -> Any:
             file=name,
             line=exc.lineno,
         ) from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level, so '[[[[...' exhausts the stack
+        raise ConfigError(
+            f"{name}: JSON nested too deeply to read; a config file is a few levels of "
+            "objects (sections, keys, [lower, upper] pairs)",
+            file=name,
+        ) from None
 
 
 def _validate_all(
@@ -577,9 +694,16 @@ def _validate_all(
         raw = data.get(stem)
         _strict_sections(model, raw, file)
         try:
-            sections[stem] = model.model_validate(raw)
-        except ValidationError as exc:
-            raise _format_errors(file, model, exc) from None
+            try:
+                sections[stem] = model.model_validate(raw)
+            except ValidationError as exc:
+                raise _format_errors(file, model, exc) from None
+        except RecursionError:
+            # an override (or a dict built in code) can nest deeper than the stack allows
+            raise ConfigError(
+                f"{file}: value nested too deeply; a config is a few levels of objects",
+                file=file,
+            ) from None
     return CircmanConfig(**sections, source=source)
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from circman_kernel.errors import OptimizationError, ParameterError
+from circman_kernel.config import PARAMETER_NAMES, _unknown_key_message
+from circman_kernel.errors import ConfigError, OptimizationError, ParameterError
 from circman_kernel.model import _unknown_message
 
 if TYPE_CHECKING:
@@ -158,8 +159,20 @@ def build_problem(
         **cfg.optimization.DEFAULT_CONSTRAINTS,
     }
     for name, value in configured.items():
-        if name in features or name in targets:  # keys for another model do not apply
+        if name in features or name in targets:
             merged[name] = parse_constraint(name, value)
+        elif name not in PARAMETER_NAMES:
+            # load_config rejects such keys; a config built without validation
+            # (model_construct) must not lose a constraint silently either
+            raise ConfigError(
+                _unknown_key_message(
+                    cfg.source, "constraints", name, dict.fromkeys(sorted(PARAMETER_NAMES))
+                ),
+                file=cfg.source,
+                key=name,
+                value=value,
+            )
+        # else: a known parameter this model does not use (e.g. input_amount); it does not apply
     if constraints is not None and not isinstance(constraints, Mapping):
         raise ParameterError(
             "constraints must be a dict of name -> (min, max) or value", name="constraints"

@@ -310,6 +310,50 @@ BROKEN = [
         "less than or equal to 1",
     ),
     (
+        "threshold on a misspelt state field",
+        "digital_twin",
+        _set("PARAMETER_THRESHOLDS", "production_line.temprature", [18.0, 27.0]),
+        "PARAMETER_THRESHOLDS.production_line.temprature",
+        "did you mean 'production_line.temperature'",
+    ),
+    (
+        "threshold on a material's misspelt field",
+        "digital_twin",
+        _set("PARAMETER_THRESHOLDS", "materials.solar_glass.inventroy", [0.0, 500.0]),
+        "PARAMETER_THRESHOLDS.materials.solar_glass.inventroy",
+        "did you mean 'materials.solar_glass.inventory'",
+    ),
+    (
+        "threshold on a text field",
+        "digital_twin",
+        _set("PARAMETER_THRESHOLDS", "production_line.status", [0.0, 1.0]),
+        "PARAMETER_THRESHOLDS.production_line.status",
+        "unknown key 'production_line.status'",
+    ),
+    (
+        "misspelt default parameter",
+        "digital_twin",
+        lambda d: d["AI_INTEGRATION"]["DEFAULT_PARAMETERS"].__setitem__("cycle_tme", 30.0),
+        "AI_INTEGRATION.DEFAULT_PARAMETERS.cycle_tme",
+        "did you mean 'cycle_time'",
+    ),
+    (
+        "misspelt optimisation constraint",
+        "digital_twin",
+        lambda d: d["AI_INTEGRATION"]["OPTIMIZATION_CONSTRAINTS"].__setitem__(
+            "defect_rat", [0.0, 0.1]
+        ),
+        "AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS.defect_rat",
+        "did you mean 'defect_rate'",
+    ),
+    (
+        "misspelt default constraint",
+        "optimization",
+        _set("DEFAULT_CONSTRAINTS", "energy_use", [0.0, 200.0]),
+        "DEFAULT_CONSTRAINTS.energy_use",
+        "did you mean 'energy_used'",
+    ),
+    (
         "section not an object",
         "optimization",
         lambda d: d.__setitem__("SOLVER", [1, 2]),
@@ -360,6 +404,109 @@ def test_unreadable_file_names_file_and_line(tmp_path, case, text, line, fragmen
     assert info.value.file == "digital_twin.json"
     assert info.value.line == line
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 50_000, "[" * 5000 + "]" * 5000])
+def test_deeply_nested_json_is_a_config_error(tmp_path, text) -> None:
+    folder = _copy_configs(tmp_path)
+    (folder / "digital_twin.json").write_text(text)
+    with pytest.raises(ConfigError, match=r"^digital_twin\.json: JSON nested too deeply") as info:
+        load_config(folder)
+    assert info.value.file == "digital_twin.json"
+
+
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: {"k": v}], ids=["list", "dict"])
+def test_deeply_nested_override_is_a_config_error(config, wrap) -> None:
+    deep: Any = 1.0
+    for _ in range(100_000):
+        deep = wrap(deep)
+    for key in ("SIMULATION_PARAMETERS.target_temperature", "SOLVER"):
+        stem = "optimization" if key == "SOLVER" else "digital_twin"
+        with pytest.raises(ConfigError) as info:
+            config.with_overrides({f"{stem}.{key}": deep})
+        assert str(info.value).startswith("override: ")
+        assert len(str(info.value)) < 1000  # the bad value is quoted, cut short
+
+
+def test_map_section_error_carries_the_bad_value(tmp_path) -> None:
+    folder = _copy_configs(tmp_path)
+    _edit(folder, "optimization", _set("DEFAULT_CONSTRAINTS", "cycle_tim", [25.0, 40.0]))
+    with pytest.raises(ConfigError) as info:
+        load_config(folder)
+    assert (info.value.file, info.value.key) == (
+        "optimization.json",
+        "DEFAULT_CONSTRAINTS.cycle_tim",
+    )
+    assert info.value.value == [25.0, 40.0]
+
+
+def test_valid_map_keys_load(tmp_path) -> None:
+    folder = _copy_configs(tmp_path)
+
+    def change(d: dict) -> None:
+        d["PARAMETER_THRESHOLDS"]["materials.solar_glass.inventory"] = [100.0, 500.0]
+        d["PARAMETER_THRESHOLDS"]["production_line.defect_rate"] = [0.0, 0.05]
+        d["AI_INTEGRATION"]["OPTIMIZATION_CONSTRAINTS"]["target_temperature"] = [20.0, 25.0]
+        d["AI_INTEGRATION"]["DEFAULT_PARAMETERS"]["temperature_regulation"] = 0.2
+
+    _edit(folder, "digital_twin", change)
+    dt = load_config(folder).digital_twin
+    assert dt.PARAMETER_THRESHOLDS["materials.solar_glass.inventory"] == (100.0, 500.0)
+    assert dt.PARAMETER_THRESHOLDS["production_line.defect_rate"] == (0.0, 0.05)
+    assert dt.AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS["target_temperature"] == (20.0, 25.0)
+    assert dt.AI_INTEGRATION.DEFAULT_PARAMETERS["temperature_regulation"] == 0.2
+
+
+def test_parameter_names_follow_the_models() -> None:
+    # The names config accepts for constraints and default parameters are exactly the
+    # process parameters, the surrogate's inputs and outcomes, and the manual's inputs.
+    from circman_kernel import process
+    from circman_kernel.config import PARAMETER_NAMES
+    from circman_kernel.model import TARGETS
+    from circman_kernel.surrogate_data import FEATURES
+
+    manual_inputs = set(MANUAL_DIGITAL_TWIN["AI_INTEGRATION"]["DEFAULT_PARAMETERS"])
+    expected = {*process.PARAMETERS, *FEATURES, *TARGETS, *manual_inputs}
+    assert expected == PARAMETER_NAMES
+
+
+def test_threshold_paths_are_the_state_numbers() -> None:
+    from circman_kernel.config import _threshold_paths
+
+    paths = _threshold_paths("materials.silicon_wafer.quality")
+    assert "materials.silicon_wafer.quality" in paths
+    assert {"production_line.temperature", "environment.humidity"} <= set(paths)
+    assert not {"timestamp", "system_status", "batch_id", "production_line.status"} & set(paths)
+    assert len(paths) == 6 + 5 + 2
+
+
+def test_unvalidated_constraint_keys_are_refused_at_use(config) -> None:
+    # A config built without validation (model_copy) still cannot lose a constraint.
+    from types import SimpleNamespace
+
+    from circman_kernel.optimize_setup import build_problem
+
+    ai = config.digital_twin.AI_INTEGRATION.model_copy(
+        update={"OPTIMIZATION_CONSTRAINTS": {"cycle_tme": (20.0, 60.0)}}
+    )
+    bad = config.model_copy(
+        update={"digital_twin": config.digital_twin.model_copy(update={"AI_INTEGRATION": ai})}
+    )
+    model = SimpleNamespace(
+        feature_names_=("cycle_time",),
+        target_names_=("defect_rate", "energy_used", "efficiency", "output_amount"),
+        feature_defaults_={"cycle_time": 30.0},
+        feature_ranges_={"cycle_time": (20.0, 60.0)},
+    )
+    opt = SimpleNamespace(model=model, _cfg=lambda: bad)
+    with pytest.raises(ConfigError, match="did you mean 'cycle_time'") as info:
+        build_problem(opt, "weighted", {"cycle_time": 30.0}, None, None, None)
+    assert info.value.key == "cycle_tme"
+    # the validated config's keys that this model does not use (input_amount) still pass
+    ok = SimpleNamespace(model=model, _cfg=lambda: config)
+    problem = build_problem(opt=ok, objective="weighted", current_params={"cycle_time": 30.0},
+                            constraints=None, fixed=None, extra=None)  # fmt: skip
+    assert problem.constraints["cycle_time"] == [20.0, 60.0]
 
 
 def test_missing_file_and_folder_are_named(tmp_path) -> None:
