@@ -120,15 +120,52 @@ def trajectory_frame(traj: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for col in ("iteration", "step"):
         s = traj[col]
-        if not pd.api.types.is_integer_dtype(s.dtype):
-            if s.isna().any():
-                raise ParameterError(f"trajectories.{col} has missing values", name=col)
-            s = s.astype("int64")
+        if not pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            s = _whole_numbers(s, col)
         out[col] = s
     out["variable"] = traj["variable"]
     v = traj["value"]
     out["value"] = v if v.dtype == np.float64 else v.astype("float64")
     return pd.DataFrame(out, copy=False)
+
+
+def _whole_numbers(s: pd.Series, col: str) -> pd.Series:
+    """Return ``s`` as int64 if every value is a whole number; else raise, naming one."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        raise ParameterError(
+            f"trajectories.{col} holds booleans; give whole numbers (0, 1, 2, ...)", name=col
+        )
+    if s.isna().any():
+        raise ParameterError(f"trajectories.{col} has missing values", name=col)
+    try:
+        v = s.to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"trajectories.{col} must hold whole numbers, got {_first_non_number(s)!r}",
+            name=col,
+            value=_first_non_number(s),
+        ) from exc
+    # a cast would silently truncate 0.5 and 1.7 to 0 and 1: refuse instead
+    wrong = ~np.isfinite(v) | (v != np.trunc(v)) | (np.abs(v) > 2.0**53)
+    if wrong.any():
+        bad = s.iloc[int(np.argmax(wrong))]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
+        raise ParameterError(
+            f"trajectories.{col} must hold whole numbers, got {bad!r} "
+            f"({int(wrong.sum())} such value(s)); round or fix the {col} column",
+            name=col,
+            value=bad,
+        )
+    return pd.Series(v.astype("int64"), index=s.index, name=s.name)
+
+
+def _first_non_number(s: pd.Series) -> Any:
+    for x in s:
+        try:
+            float(x)
+        except (TypeError, ValueError):
+            return x
+    return s.iloc[0]
 
 
 def kpi_frame(run_id: str, kpis: Mapping[str, float] | None) -> pd.DataFrame:

@@ -172,6 +172,37 @@ def test_save_run_rejects_bad_input(store: RunStore, kwargs: dict, match: str) -
     assert store.runs().empty
 
 
+@pytest.mark.parametrize(
+    ("column", "values", "shown"),
+    [
+        ("step", [0.0, 0.5, 1.7], "0.5"),
+        ("iteration", [0.0, 1.0, 1.7], "1.7"),
+        ("step", [0.0, 1.0, np.inf], "inf"),
+        ("step", [0, "two", 2], "'two'"),
+        ("iteration", [True, False, True], "booleans"),
+    ],
+)
+def test_fractional_steps_are_refused_not_truncated(
+    store: RunStore, column: str, values: list, shown: str
+) -> None:
+    traj = pd.DataFrame(
+        {"iteration": [0, 0, 0], "step": [0, 1, 2], "variable": ["t"] * 3, "value": [1.0] * 3}
+    )
+    traj[column] = pd.Series(values, dtype=object if "two" in shown else None)
+    with pytest.raises(ParameterError, match=rf"trajectories\.{column} .*{shown}") as info:
+        store.save_run("simulation", trajectories=traj)
+    assert info.value.name == column
+    assert store.runs().empty
+
+
+def test_whole_float_steps_are_stored_as_integers(store: RunStore) -> None:
+    traj = pd.DataFrame(
+        {"iteration": [0.0, 1.0], "step": [3.0, 4.0], "variable": ["t", "t"], "value": [1.0, 2.0]}
+    )
+    back = store.trajectories(store.save_run("simulation", trajectories=traj))
+    assert sorted(zip(back["iteration"], back["step"], strict=True)) == [(0, 3), (1, 4)]
+
+
 def test_run_is_all_or_nothing(store: RunStore) -> None:
     rec = {"simulations": [{"id": "sim-1", "steps": 3}]}
     first = store.save_run("simulation", records=rec, kpis={"a": 1.0})
