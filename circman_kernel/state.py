@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -361,6 +361,10 @@ def validated_copy(state: Mapping[str, Any]) -> dict[str, Any]:
         raise exc.to_error() from None
 
 
+def _first(item: tuple) -> Any:
+    return item[0]
+
+
 class StateManager:
     """Current twin state plus a bounded, time-indexed history (thread-safe).
 
@@ -406,23 +410,32 @@ class StateManager:
         self._start = 0
         self._base = 0  # absolute index of list position 0
         self._inversions: deque[int] = deque()  # absolute i with key[i] < key[i-1]
-        self._sorted_cache: tuple[int, list, list] | None = None
-        self._version = 0
+        # While time goes backwards inside the window: (key, absolute index) of every live
+        # state, sorted. Built on the first look-up that needs it, then kept up to date
+        # (insort on append, removal on slide) and dropped once the window is in order.
+        self._sorted: list[tuple[datetime, int]] | None = None
 
     # -- internal -----------------------------------------------------------------------
     def _append(self, state: dict, key: datetime) -> None:
         keys = self._keys
         if len(keys) > self._start and key < keys[-1]:
             self._inversions.append(self._base + len(keys))
+        index = self._sorted
+        if index is not None:
+            insort(index, (key, self._base + len(keys)))
         self._states.append(state)
         keys.append(key)
-        self._version += 1
         if len(keys) - self._start > self.history_length + 1:
+            if index is not None:
+                gone = (keys[self._start], self._base + self._start)
+                del index[bisect_left(index, gone)]
             self._start += 1
             first = self._base + self._start
             inv = self._inversions
             while inv and inv[0] <= first:
                 inv.popleft()
+            if not inv:
+                self._sorted = None
             if self._start >= self.history_length + 1 and self._start >= 64:
                 del self._states[: self._start]
                 del keys[: self._start]
@@ -505,8 +518,10 @@ class StateManager:
     def get_state_at_time(self, timestamp: str | datetime) -> dict[str, Any] | None:
         """Return a copy of the state in effect at ``timestamp`` (O(log n)), else ``None``.
 
-        That is the most recent state whose timestamp is at or before ``timestamp``; the
-        current state counts. ``None`` if ``timestamp`` is before every held state.
+        That is the held state with the latest timestamp at or before ``timestamp`` (of
+        several with that timestamp, the one recorded last); the current state counts.
+        ``None`` if ``timestamp`` is before every held state. Also O(log n) amortised when
+        time went backwards inside the window (a replay of old data after live updates).
         """
         key = parse_timestamp(timestamp)
         with self._lock:
@@ -514,15 +529,15 @@ class StateManager:
             if not self._inversions:
                 i = bisect_right(keys, key, self._start)
                 return _copy_stored(self._states[i - 1]) if i > self._start else None
-            # Time went backwards inside the window (e.g. a replay of old data after live
-            # updates): search a sorted index, rebuilt once per change.
-            cache = self._sorted_cache
-            if cache is None or cache[0] != self._version:
-                order = sorted(range(self._start, len(keys)), key=lambda j: (keys[j], j))
-                cache = (self._version, [keys[j] for j in order], order)
-                self._sorted_cache = cache
-            i = bisect_right(cache[1], key)
-            return _copy_stored(self._states[cache[2][i - 1]]) if i > 0 else None
+            index = self._sorted
+            if index is None:
+                base, start = self._base, self._start
+                index = sorted(
+                    zip(keys[start:], range(base + start, base + len(keys)), strict=True)
+                )
+                self._sorted = index
+            i = bisect_right(index, key, key=_first)
+            return _copy_stored(self._states[index[i - 1][1] - self._base]) if i else None
 
     def clear_history(self) -> None:
         """Forget the earlier states; the current state stays."""
@@ -535,7 +550,7 @@ class StateManager:
             self._base += self._start
             self._start = 0
             self._inversions.clear()
-            self._version += 1
+            self._sorted = None
 
     def validate_state(self, state: Any) -> tuple[bool, str]:
         """Return ``(True, "valid")`` or ``(False, "<dotted.path>: <reason> (got <value>)")``."""

@@ -200,6 +200,58 @@ def test_get_state_at_time_when_time_goes_backwards():
     assert m.get_state_at_time(ts(215))["production_line"]["temperature"] == 65.0
 
 
+def _state_in_effect(recorded: list[tuple[int, float]], held: int, t: int) -> float | None:
+    # Reference by definition: of the ``held`` last recorded states, the latest timestamp
+    # at or before t; of several with that timestamp, the one recorded last.
+    best = None
+    for when, value in recorded[-held:]:
+        if when <= t and (best is None or when >= best[0]):
+            best = (when, value)
+    return None if best is None else best[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    history_length=st.integers(1, 12),
+    steps=st.lists(st.tuples(st.integers(0, 40), st.booleans(), st.integers(-1, 42)), max_size=250),
+)
+def test_property_out_of_order_look_up_matches_definition(history_length, steps):
+    # Timestamps jump back and forth (with ties), the window slides and its lists are
+    # trimmed (after 64 slides); look-ups come between appends, so the sorted index is
+    # built once and then kept up to date.
+    m = StateManager(history_length=history_length)
+    recorded: list[tuple[int, float]] = []
+    for n, (when, query, t) in enumerate(steps):
+        m.set_state({"timestamp": ts(when), "production_line": {"cycle_time": float(n)}})
+        recorded.append((when, float(n)))
+        if query:
+            got = m.get_state_at_time(ts(t))
+            expected = _state_in_effect(recorded, history_length + 1, t)
+            assert (got and got["production_line"]["cycle_time"]) == expected, (n, t)
+
+
+def test_out_of_order_index_is_kept_up_to_date_not_rebuilt():
+    m = StateManager(history_length=50)
+    for i, t in enumerate([100, 110, 5, 15, 25]):  # live updates, then a replay
+        m.set_state({"timestamp": ts(t), "production_line": {"cycle_time": float(i)}})
+    assert m.get_state_at_time(ts(20))["production_line"]["cycle_time"] == 3.0
+    index = m._sorted
+    for i in range(5, 45):  # more replayed data, older than the live 100 s and 110 s
+        m.set_state({"timestamp": ts(i + 25), "production_line": {"cycle_time": float(i)}})
+        assert m.get_state_at_time(ts(i + 25))["production_line"]["cycle_time"] == float(i)
+    assert m._sorted is index  # the same list, updated in place on every append
+    assert [k for k, _ in index] == sorted(m._keys[m._start :])
+    assert len(index) == 45
+    assert m.get_state_at_time(ts(105))["production_line"]["cycle_time"] == 0.0
+    for i in range(45, 52):  # the window slides: the oldest recorded state leaves the index
+        m.set_state({"timestamp": ts(i + 25), "production_line": {"cycle_time": float(i)}})
+    assert m._sorted is index and len(index) == 51  # 50 history states + the current one
+    assert [j for _, j in index if j < 2] == [1]  # state 0 (100 s) slid out, 110 s is held
+    # 100 s has left the window: at 105 s the 76 s state (the latest replayed) is in effect
+    assert m.get_state_at_time(ts(105))["production_line"]["cycle_time"] == 51.0
+    assert m.get_state_at_time(ts(110))["production_line"]["cycle_time"] == 1.0
+
+
 def test_export_import_round_trip(sm, tmp_path):
     sm.update_state(
         {"timestamp": ts(3), "production_line": {"temperature": 0.1 + 0.2}, "batch_id": None}
