@@ -30,9 +30,10 @@ import pandas as pd
 
 from circman_kernel import __version__
 from circman_kernel.config import CircmanConfig, load_config
+from circman_kernel.errors import CircmanError
 from circman_kernel.paths import data_dir
 
-__all__ = ["DEMO_SCENARIOS", "DemoContext", "run_demo"]
+__all__ = ["DEMO_SCENARIOS", "SCENARIO_COLUMNS", "DemoContext", "run_demo", "scenario_summary"]
 
 SEED = 20250224
 DEMO_TAG = "demo"
@@ -43,6 +44,17 @@ DEMO_SCENARIOS: dict[str, tuple[dict[str, float], str]] = {
     "demo faster cycle": ({"cycle_time": 26.0}, "26 s per module instead of 30 s"),
     "demo cooling fault": ({"target_temperature": 28.5}, "line held above its 27 degC band"),
 }
+
+#: Columns of the scenario comparison the demo prints (``ScenarioManager.compare_scenarios``).
+SCENARIO_COLUMNS = (
+    "output_modules",
+    "energy_per_module_kwh",
+    "defect_rate",
+    "carbon_kg",
+    "output_modules_pct",
+    "energy_per_module_kwh_pct",
+    "carbon_kg_pct",
+)
 
 NEXT_QUERIES = (
     "SELECT kind, count(*) AS runs FROM runs GROUP BY kind ORDER BY kind",
@@ -146,14 +158,28 @@ def _scenarios(ctx: DemoContext) -> None:
     table = manager.compare_scenarios(
         list(DEMO_SCENARIOS), steps=48, initial_state=start, seed=SEED
     )
-    cols = [
-        c
-        for c in ("output_modules", "energy_per_module_kwh", "defect_rate", "carbon_kg_co2eq")
-        if c in table.columns
-    ]
-    shown = table[cols + [f"{c}_pct" for c in cols[:2]]].round(3)
+    shown = scenario_summary(table)
     ctx.say("  scenario comparison (48 h, common random numbers; _pct against the baseline):")
     ctx.say("    " + shown.to_string().replace("\n", "\n    "))
+
+
+def scenario_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the columns of :data:`SCENARIO_COLUMNS` of a scenario KPI table, rounded.
+
+    Raises
+    ------
+    CircmanError
+        When the table lacks one of them (the KPI was renamed or its module is missing):
+        the demo would otherwise print a summary without it.
+    """
+    missing = [c for c in SCENARIO_COLUMNS if c not in table.columns]
+    if missing:
+        raise CircmanError(
+            f"the scenario comparison has no column(s) {', '.join(missing)} (it has "
+            f"{', '.join(map(str, table.columns))}); update demo.SCENARIO_COLUMNS to the "
+            "KPI names of ScenarioManager.compare_scenarios"
+        )
+    return table[list(SCENARIO_COLUMNS)].round(3)
 
 
 def _optimise(ctx: DemoContext) -> None:
@@ -226,7 +252,7 @@ class _Step:
 STEPS: tuple[_Step, ...] = (
     _Step("replay the sample shift into a twin", ("twin", "sync"), _replay),
     _Step("Monte Carlo simulation", ("simulation",), _monte_carlo),
-    _Step("scenario comparison", ("scenarios",), _scenarios),
+    _Step("scenario comparison", ("scenarios", "lca"), _scenarios),  # carbon_kg needs lca
     _Step("optimisation with honesty check", ("ai_integration", "model"), _optimise),
     _Step("life-cycle assessment", ("lca_integration",), _lca),
 )

@@ -12,7 +12,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-from circman_kernel.demo import DEMO_SCENARIOS, NEXT_QUERIES, STEPS, run_demo
+from circman_kernel.demo import (
+    DEMO_SCENARIOS,
+    NEXT_QUERIES,
+    SCENARIO_COLUMNS,
+    STEPS,
+    run_demo,
+    scenario_summary,
+)
+from circman_kernel.errors import CircmanError
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
@@ -182,3 +190,25 @@ def test_demo_in_process_on_memory_store_reports_every_step() -> None:
         assert f"[{i}/{len(STEPS)}] {step.title}" in text
     assert "skipped" not in text
     assert "Database: :memory:" in text
+    # The scenario comparison prints every KPI column, carbon included, for each scenario.
+    block = text.split("scenario comparison (48 h")[1].split("\n  (")[0]
+    header, *rows = [line.split() for line in block.splitlines()[1:] if line.strip()]
+    assert header == list(SCENARIO_COLUMNS)
+    assert [" ".join(r[: len(r) - len(header)]) for r in rows[1:]] == list(DEMO_SCENARIOS)
+    carbon = {" ".join(r[: len(r) - len(header)]): r for r in rows[1:]}
+    base, fault = carbon["demo baseline"], carbon["demo cooling fault"]
+    i = len(base) - len(header) + header.index("carbon_kg")
+    assert float(base[i]) > 0.0
+    assert float(base[i + 3]) == 0.0  # carbon_kg_pct of the baseline against itself
+    assert float(fault[i]) != float(base[i])  # a hot line changes the carbon
+
+
+def test_scenario_summary_fails_loudly_on_a_missing_column() -> None:
+    table = pd.DataFrame(
+        {c: [1.0] for c in SCENARIO_COLUMNS if c != "carbon_kg"},
+        index=pd.Index(["baseline"], name="scenario"),
+    )
+    with pytest.raises(CircmanError, match="no column\\(s\\) carbon_kg"):
+        scenario_summary(table)
+    full = table.assign(carbon_kg=2.5)
+    assert list(scenario_summary(full).columns) == list(SCENARIO_COLUMNS)
