@@ -262,6 +262,7 @@ class LCAAnalyzer:
             kwp = check_number("capacity_kwp", capacity_kwp)
         # Every field set at once, past the frozen dataclass's per-field __setattr__: this
         # is a third of a single assessment's cost (tests check that all fields are set).
+        a.setflags(write=False)  # a frozen value: its breakdown must not change either
         impact = object.__new__(LifeCycleImpact)
         impact.__dict__.update(
             manufacturing_impact=s[0],
@@ -331,6 +332,7 @@ class LCAAnalyzer:
         impact = self._impact(a, context, n_modules, capacity_kwp)
         _, region = self.tables.grid_intensity(grid_carbon_intensity)
         spreads = self.tables.spreads(spread, region)
+        spreads.setflags(write=False)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         dist = distribution or self.impact_factors.UNCERTAINTY_DISTRIBUTION
         # Only factors that are uncertain and used move: S = f A + ((m - 1) f)[:, k] A[k].

@@ -18,6 +18,24 @@ __all__ = ["LCAUncertainty", "LifeCycleImpact"]
 _NAN = math.nan
 
 
+def read_only(values: Any) -> np.ndarray:
+    """Return ``values`` as a float array nobody can write to: a frozen value's own copy.
+
+    An array that is already read-only and owns its data is returned as it is; anything
+    else is copied first, so that the caller's array keeps its flags and cannot change
+    the value through a shared buffer.
+
+    >>> a = read_only([1.0, 2.0])
+    >>> a.flags.writeable
+    False
+    """
+    arr = np.asarray(values, dtype=float)
+    if arr.flags.writeable or arr.base is not None:
+        arr = arr.copy()
+        arr.setflags(write=False)
+    return arr
+
+
 @dataclass(frozen=True, eq=False)
 class LifeCycleImpact:
     """The four phase scores [kg CO2-eq] of one assessment, with their breakdown.
@@ -43,6 +61,13 @@ class LifeCycleImpact:
     capacity_kwp: float = _NAN
     operational_factor: float = 0.01
     profile: str = "custom"
+
+    def __post_init__(self) -> None:
+        # LCAAnalyzer builds its values past __init__ with arrays already read-only.
+        for name in ("activity", "factors"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, read_only(value))
 
     @property
     def contributions(self) -> np.ndarray | None:
@@ -185,6 +210,10 @@ class LCAUncertainty:
     spreads: np.ndarray
     distribution: str
     seed: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "samples", read_only(self.samples))
+        object.__setattr__(self, "spreads", read_only(self.spreads))
 
     def __getitem__(self, phase: str) -> np.ndarray:
         """Return the sample array of one phase or of ``"total_impact"``."""

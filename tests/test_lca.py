@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -140,6 +141,33 @@ def test_fast_construction_sets_every_field(an: LCAAnalyzer) -> None:
     assert rebuilt.to_dict() == impact.to_dict()
     with pytest.raises(dataclasses.FrozenInstanceError):
         impact.total = 1.0  # type: ignore[attr-defined]
+
+
+def test_every_array_of_an_assessment_is_read_only(an: LCAAnalyzer) -> None:
+    impact = an.perform_full_lca(**CASES["two materials"][0], n_modules=2)
+    frame, d = impact.to_frame(), impact.to_dict()
+    for name in ("activity", "factors"):
+        array = getattr(impact, name)
+        assert not array.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            array[0, 0] = 1e9 if array.ndim == 2 else 0.0
+        with pytest.raises(ValueError, match="read-only"):
+            array *= 2.0
+    pd.testing.assert_frame_equal(impact.to_frame(), frame)
+    assert impact.to_dict() == d
+    assert impact.manufacturing_impact == pytest.approx(495.0)
+    # Built by hand from the caller's arrays: the value keeps its own read-only copies.
+    mine = impact.activity.copy()
+    rebuilt = LifeCycleImpact(**{**vars(impact), "activity": mine})
+    assert mine.flags.writeable and not rebuilt.activity.flags.writeable
+    mine[0, 0] = 1e9
+    assert rebuilt.to_dict() == d
+    # The Monte Carlo distribution is frozen the same way.
+    mc = an.monte_carlo(**CASES["two materials"][0], samples=50, seed=1)
+    for array in (mc.samples, mc.spreads, mc.deterministic.activity):
+        assert not array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        mc.spreads[0] = 5.0
 
 
 def test_life_cycle_impact_is_frozen_and_manual_compatible() -> None:
