@@ -3,9 +3,11 @@
 An :class:`EventManager` belongs to one twin (no singleton). Handlers subscribe with an
 optional category and minimum severity; a handler that raises does not stop delivery to
 the others: the failure is logged, kept in :attr:`EventManager.errors` and published as an
-``error`` event. With a store and ``EVENT_NOTIFICATION.persistence_enabled`` events are
-written to the store's ``events`` table in batches (call :meth:`EventManager.flush` to
-write the pending ones now).
+``error`` event. Handlers and store writes run outside the bus's lock, so a slow handler or
+a slow database never holds up another thread's ``publish``. With a store and
+``EVENT_NOTIFICATION.persistence_enabled`` events are written to the store's ``events``
+table in batches (call :meth:`EventManager.flush` to write the pending ones now); the
+pending ones are also written when the bus is garbage-collected or the interpreter exits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +25,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from circman_kernel.errors import ParameterError
-from circman_kernel.state import copy_state
+from circman_kernel.errors import ParameterError, StoreError
 
 __all__ = [
     "Event",
@@ -114,12 +116,63 @@ def _now() -> str:
     return datetime.now().isoformat()
 
 
+def _aware(timestamp: Any, event_id: Any) -> datetime:
+    # An event's time as an aware datetime; a naive stamp is local time (datetime.now()).
+    try:
+        dt = datetime.fromisoformat(timestamp)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"event {event_id}: timestamp {timestamp!r} is not ISO 8601 "
+            "(e.g. '2025-02-24T14:30:22' or '2025-02-24T14:30:22+00:00')",
+            name="timestamp",
+            value=timestamp,
+        ) from None
+    return dt.astimezone() if dt.tzinfo is None else dt
+
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _freeze(value: Any) -> Any:
+    # Deep read-only copy: mappings become read-only mappings, lists and tuples tuples,
+    # sets frozensets. Other objects are kept as they are (give details plain data).
+    t = type(value)
+    if t in _LEAVES:
+        return value
+    if t is dict or isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            out[k] = v if type(v) in _LEAVES else _freeze(v)
+        return MappingProxyType(out)
+    if t is list or t is tuple:
+        return tuple(v if type(v) in _LEAVES else _freeze(v) for v in value)
+    if t is set or t is frozenset:
+        return frozenset(value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    # Inverse of _freeze for storage and DataFrames: plain dicts and lists.
+    t = type(value)
+    if t is MappingProxyType:
+        return {k: v if type(v) in _LEAVES else _thaw(v) for k, v in value.items()}
+    if t is tuple:
+        return [v if type(v) in _LEAVES else _thaw(v) for v in value]
+    if t is frozenset:
+        return sorted(value, key=repr)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One event: what happened, where, how serious. Immutable; ``details`` is read-only."""
+    """One event: what happened, where, how serious. Immutable, ``details`` included.
+
+    ``details`` is copied into a deeply read-only form when the event is built: nested
+    mappings become read-only mappings and lists become tuples, so no one holding the
+    event (a subscriber, a caller of ``get_events``) can change what others see.
+    :meth:`to_dict` gives plain dicts and lists back.
+    """
 
     event_id: str = field(default_factory=_new_id)
     timestamp: str = field(default_factory=_now)  # ISO 8601
@@ -135,8 +188,15 @@ class Event:
             object.__setattr__(self, "category", _category(self.category))
         if type(self.severity) is not EventSeverity:
             object.__setattr__(self, "severity", _severity(self.severity))
-        if type(self.details) is not MappingProxyType:
-            object.__setattr__(self, "details", MappingProxyType(copy_state(dict(self.details))))
+        details = self.details
+        if details is not _EMPTY:
+            if not isinstance(details, Mapping):
+                raise ParameterError(
+                    f"event details must be a mapping, got {type(details).__name__}",
+                    name="details",
+                    value=details,
+                )
+            object.__setattr__(self, "details", _freeze(details))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the row stored in the ``events`` table (``id``, ..., ``details`` a dict)."""
@@ -147,7 +207,7 @@ class Event:
             "severity": self.severity.value,
             "source": self.source,
             "message": self.message,
-            "details": copy_state(dict(self.details)),
+            "details": _thaw(self.details),
             "acknowledged": self.acknowledged,
         }
 
@@ -171,9 +231,12 @@ def _fields(event: Event) -> dict[str, Any]:
 
 
 def _rebuild(event: Event, **changes: Any) -> Event:
-    # dataclasses.replace would call the subclass __init__ with the base fields.
+    # dataclasses.replace would call the subclass __init__ with the base fields. The
+    # details are already frozen: handed over as they are, not copied again.
     new = object.__new__(type(event))
-    Event.__init__(new, **{**_fields(event), **changes})
+    Event.__init__(new, **{**_fields(event), "details": _EMPTY, **changes})
+    if "details" not in changes:
+        object.__setattr__(new, "details", event.details)
     return new
 
 
@@ -315,6 +378,44 @@ class SubscriberError:
 Handler = Callable[[Event], Any]
 
 
+class _Pending:
+    """Event rows waiting for the store, and the store.
+
+    Kept apart from the bus so that the exit hook (a ``weakref.finalize`` of the bus) can
+    write them without keeping the bus alive.
+    """
+
+    __slots__ = ("guard", "rows", "since", "store", "writing")
+
+    def __init__(self, store: Any, guard: threading.RLock) -> None:
+        self.store = store
+        self.rows: list[dict[str, Any]] = []
+        self.since = 0.0  # time.monotonic() when the oldest pending row was queued
+        self.guard = guard  # the bus's lock: guards ``rows``
+        self.writing = threading.Lock()  # one store write at a time, batches in order
+
+    def flush(self) -> int:
+        """Write the pending rows; on failure keep them and raise :class:`StoreError`."""
+        with self.writing:
+            with self.guard:
+                batch, store, since = self.rows, self.store, self.since
+                if not batch or store is None:
+                    return 0
+                self.rows = []
+            try:
+                store.save_events(batch)
+            except Exception as exc:
+                with self.guard:
+                    self.rows = batch + self.rows  # nothing lost: retried on the next flush
+                    self.since = since
+                raise StoreError(
+                    f"could not write {len(batch)} events to the store {store!r}: "
+                    f"{type(exc).__name__}: {exc}. They stay pending; fix the store and call "
+                    "flush() (or publish again) to retry"
+                ) from exc
+            return len(batch)
+
+
 class EventManager:
     """Publish/subscribe bus of one twin, with a bounded in-memory log of events.
 
@@ -329,7 +430,15 @@ class EventManager:
         Overrides ``EVENT_NOTIFICATION.max_events``.
     batch_size : int
         Pending events are written to the store once this many have gathered (or when the
-        oldest pending one is older than ``flush_interval_s`` [s]); :meth:`flush` writes now.
+        oldest pending one is older than ``flush_interval_s`` [s]), checked on each publish;
+        :meth:`flush` writes now. Events still pending when the bus is garbage-collected or
+        the interpreter exits are written then (a failure there can only be printed).
+
+    Notes
+    -----
+    Events are delivered in the order they were published. A publish from another thread
+    while a handler runs does not wait for it: its event is queued and the thread that is
+    delivering delivers it next.
     """
 
     def __init__(
@@ -356,20 +465,36 @@ class EventManager:
         self.default_alert_severity = EventSeverity(
             settings.default_alert_severity if settings else "warning"
         )
-        self.store = store
         self.batch_size = int(batch_size)
         self.flush_interval_s = float(flush_interval_s)
         self.errors: deque[SubscriberError] = deque(maxlen=1000)
+        self._lock = threading.RLock()
         self._events: deque[Event] = deque()
         self._subscribers: list[tuple[Handler, EventCategory | None, EventSeverity | None]] = []
-        self._pending: list[dict[str, Any]] = []
-        self._pending_since = 0.0
-        self._lock = threading.RLock()
+        self._outbox: deque[Event] = deque()  # recorded, not yet delivered
+        self._delivering = False  # a thread is draining the outbox
+        self._pending = _Pending(store, self._lock)
+        weakref.finalize(self, self._pending.flush)
+
+    @property
+    def store(self) -> Any:
+        """The run store events are written to (``None``: keep them in memory only)."""
+        return self._pending.store
+
+    @store.setter
+    def store(self, store: Any) -> None:
+        with self._lock:
+            self._pending.store = store
 
     @property
     def persisting(self) -> bool:
         """``True`` when published events are written to the store."""
-        return self.store is not None and self.persistence_enabled
+        return self._pending.store is not None and self.persistence_enabled
+
+    @property
+    def pending(self) -> int:
+        """Number of events waiting to be written to the store."""
+        return len(self._pending.rows)
 
     # -- subscriptions ------------------------------------------------------------------
     def subscribe(
@@ -384,7 +509,8 @@ class EventManager:
         cat = None if category is None else _category(category)
         sev = None if severity is None else _severity(severity)
         with self._lock:
-            self._subscribers.append((handler, cat, sev))
+            # a new list, never mutated: a delivery in progress keeps its snapshot
+            self._subscribers = [*self._subscribers, (handler, cat, sev)]
 
     def unsubscribe(
         self,
@@ -408,24 +534,63 @@ class EventManager:
 
     # -- publishing ---------------------------------------------------------------------
     def publish(self, event: Event) -> None:
-        """Record ``event``, deliver it to matching subscribers and queue it for the store."""
+        """Record ``event``, deliver it to matching subscribers, then queue it for the store.
+
+        Raises
+        ------
+        StoreError
+            If a due batch could not be written. The event was recorded and delivered; the
+            unwritten events stay pending for the next attempt.
+        """
         if not isinstance(event, Event):
             raise ParameterError(f"expected an Event, got {type(event).__name__}", name="event")
+        self._enqueue((event,))
+        self._dispatch()
+
+    def _enqueue(self, events: tuple[Event, ...] | list[Event]) -> None:
+        # Record events in order without calling anyone: cheap, so callers may hold a lock.
         with self._lock:
-            events = self._events
-            if len(events) >= self.max_events:
-                events.popleft()
-            events.append(event)
-            subscribers = self._subscribers
-            if self.store is not None and self.persistence_enabled:
-                if not self._pending:
-                    self._pending_since = time.monotonic()
-                self._pending.append(event.to_dict())
-                if (
-                    len(self._pending) >= self.batch_size
-                    or time.monotonic() - self._pending_since > self.flush_interval_s
-                ):
-                    self.flush()
+            log_ = self._events
+            for event in events:
+                if len(log_) >= self.max_events:
+                    log_.popleft()
+                log_.append(event)
+            self._outbox.extend(events)
+            pending = self._pending
+            if pending.store is not None and self.persistence_enabled:
+                if not pending.rows:
+                    pending.since = time.monotonic()
+                pending.rows.extend(e.to_dict() for e in events)
+
+    def _dispatch(self) -> None:
+        # Deliver queued events (unless another thread is already doing so), then write a
+        # due batch. Handlers and the store are called without the bus's lock held.
+        with self._lock:
+            claim = not self._delivering and bool(self._outbox)
+            if claim:
+                self._delivering = True
+        if claim:
+            try:
+                while True:
+                    with self._lock:
+                        if not self._outbox:
+                            self._delivering = False
+                            break
+                        event = self._outbox.popleft()
+                        subscribers = self._subscribers
+                    self._deliver(event, subscribers)
+            except BaseException:
+                with self._lock:
+                    self._delivering = False
+                raise
+        pending = self._pending
+        if pending.rows and (
+            len(pending.rows) >= self.batch_size
+            or time.monotonic() - pending.since > self.flush_interval_s
+        ):
+            pending.flush()
+
+    def _deliver(self, event: Event, subscribers: list) -> None:
         failures = None
         for handler, cat, sev in subscribers:
             if (cat is None or cat is event.category) and (
@@ -447,28 +612,28 @@ class EventManager:
         self.errors.append(record)
         if event.source == "event_manager" and event.category is EventCategory.ERROR:
             return  # do not loop on a failing handler of error events
-        self.publish(
-            Event(
-                category=EventCategory.ERROR,
-                severity=EventSeverity.ERROR,
-                source="event_manager",
-                message=f"event handler {name} failed: {record.error}",
-                details={"handler": name, "event_id": event.event_id, "error": record.error},
+        # Queued only: the delivery loop that called us delivers it next.
+        self._enqueue(
+            (
+                Event(
+                    category=EventCategory.ERROR,
+                    severity=EventSeverity.ERROR,
+                    source="event_manager",
+                    message=f"event handler {name} failed: {record.error}",
+                    details={"handler": name, "event_id": event.event_id, "error": record.error},
+                ),
             )
         )
 
     def flush(self) -> int:
-        """Write the pending events to the store now; return how many were written."""
-        with self._lock:
-            if not self._pending or self.store is None:
-                return 0
-            batch, self._pending = self._pending, []
-            try:
-                self.store.save_events(batch)
-            except Exception:
-                self._pending = batch + self._pending  # keep them for the next attempt
-                raise
-            return len(batch)
+        """Write the pending events to the store now; return how many were written.
+
+        Raises
+        ------
+        StoreError
+            If the store could not write them; they stay pending (nothing is lost).
+        """
+        return self._pending.flush()
 
     # -- queries ------------------------------------------------------------------------
     def get_events(
@@ -511,25 +676,45 @@ class EventManager:
                     self._events[i] = _rebuild(e, acknowledged=True)
                     found = True
                     break
-            for row in self._pending:
+            for row in self._pending.rows:
                 if row["id"] == event_id:
                     row["acknowledged"] = True
                     found = True
-        if self.store is not None and self.persistence_enabled:
-            found = bool(self.store.acknowledge_event(event_id)) or found
+        if self.persisting:
+            # after any write in progress, which may be inserting this very row
+            with self._pending.writing:
+                found = bool(self._pending.store.acknowledge_event(event_id)) or found
         return found
 
     def clear_events(self, older_than_days: float | None = None) -> int:
-        """Forget in-memory events (all, or those older than ``older_than_days``); return count."""
+        """Forget events held in memory (all, or those older than ``older_than_days`` [d]).
+
+        The same rule applies to the in-memory log (:meth:`get_events`) and to the events
+        still waiting for the store: a cleared event is never written later. Rows already
+        in the store's ``events`` table are history and stay (delete them there with SQL).
+        Naive timestamps are local time (as :func:`datetime.now` stamps them); aware ones
+        are compared in their own zone. Returns how many events left the in-memory log.
+        """
         with self._lock:
             if older_than_days is None:
                 n = len(self._events)
                 self._events.clear()
+                self._pending.rows = []
                 return n
-            cutoff = datetime.now() - timedelta(days=float(older_than_days))
-            keep = deque(e for e in self._events if datetime.fromisoformat(e.timestamp) >= cutoff)
+            days = float(older_than_days)
+            if not days >= 0:
+                raise ParameterError(
+                    f"older_than_days must be >= 0, got {older_than_days!r}",
+                    name="older_than_days",
+                    value=older_than_days,
+                )
+            cutoff = datetime.now().astimezone() - timedelta(days=days)
+            keep = deque(e for e in self._events if _aware(e.timestamp, e.event_id) >= cutoff)
             n = len(self._events) - len(keep)
             self._events = keep
+            self._pending.rows = [
+                r for r in self._pending.rows if _aware(r["timestamp"], r["id"]) >= cutoff
+            ]
             return n
 
     def to_frame(self, **filters: Any) -> Any:

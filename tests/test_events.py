@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import gc
+import subprocess
+import sys
+import textwrap
+import weakref
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from circman_kernel.errors import ParameterError
+from circman_kernel.errors import ParameterError, StoreError
 from circman_kernel.events import (
     Event,
     EventCategory,
@@ -17,6 +23,8 @@ from circman_kernel.events import (
     SystemStateEvent,
     ThresholdEvent,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_severity_is_ordered():
@@ -174,3 +182,140 @@ def test_to_frame():
         "acknowledged",
     ]
     assert df["message"].tolist() == ["a"]
+
+
+def test_details_are_read_only_all_the_way_down():
+    bus = EventManager()
+    given = {"grid": [1, 2], "nested": {"deep": {"x": 1}}}
+    bus.publish(SimulationResultEvent("run-1", given, {"k": 1.0}, steps=3))
+    given["grid"].append(3)  # the caller's dicts are copied in
+    got = bus.get_events()[0]
+    with pytest.raises(TypeError):
+        got.details["kpis"]["k"] = 999
+    with pytest.raises(TypeError):
+        got.details["parameters"]["nested"]["deep"]["x"] = 2
+    with pytest.raises(AttributeError):
+        got.details["parameters"]["grid"].append(3)  # lists come back as tuples
+    again = bus.get_events()[0]
+    assert again.details["kpis"]["k"] == 1.0
+    assert again.details["parameters"]["grid"] == (1, 2)
+    assert again.details["parameters"]["nested"] == {"deep": {"x": 1}}
+    row = again.to_dict()  # plain, mutable data for storage and frames
+    assert row["details"]["parameters"] == {"grid": [1, 2], "nested": {"deep": {"x": 1}}}
+    row["details"]["kpis"]["k"] = 5.0
+    assert bus.get_events()[0].details["kpis"]["k"] == 1.0
+    acknowledged = bus.get_events()[0].event_id
+    assert bus.acknowledge_event(acknowledged) is True
+    assert bus.get_events()[0].details == again.details  # acknowledging keeps details
+
+
+class _FlakyStore:
+    """A store whose writes fail while ``broken``; otherwise it writes to a real store."""
+
+    def __init__(self, store):
+        self.store = store
+        self.broken = True
+
+    def save_events(self, rows):
+        if self.broken:
+            raise OSError("disk full")
+        return self.store.save_events(rows)
+
+
+def test_store_failure_does_not_block_delivery_and_loses_nothing(store):
+    flaky = _FlakyStore(store)
+    bus = EventManager(store=flaky, batch_size=1)
+    got = []
+    bus.subscribe(got.append)
+    first, second = Event(message="e0"), Event(message="e1")
+    with pytest.raises(StoreError, match="OSError: disk full.*stay pending"):
+        bus.publish(first)
+    assert got == [first]  # delivered although the write failed
+    assert bus.pending == 1 and bus.get_events() == [first]
+    with pytest.raises(StoreError, match="could not write 2 events"):
+        bus.publish(second)
+    assert got == [first, second] and bus.pending == 2
+    flaky.broken = False
+    assert bus.flush() == 2 and bus.pending == 0
+    rows = store.query("SELECT message FROM events ORDER BY message")
+    assert rows["message"].tolist() == ["e0", "e1"]
+
+
+def test_clear_events_by_age_with_naive_and_aware_timestamps(store):
+    bus = EventManager(store=store, batch_size=100)
+    now_utc = datetime.now(UTC)
+    written_old = Event(
+        message="written", timestamp=(datetime.now() - timedelta(days=10)).isoformat()
+    )
+    bus.publish(written_old)
+    assert bus.flush() == 1
+    minus10 = timezone(timedelta(hours=-10))
+    old_aware = Event(message="old aware", timestamp=(now_utc - timedelta(days=10)).isoformat())
+    # 6 d 23 h old, written in UTC-10: kept (a wall-clock comparison would drop it)
+    edge = Event(
+        message="edge",
+        timestamp=(now_utc - timedelta(days=6, hours=23)).astimezone(minus10).isoformat(),
+    )
+    recent_naive = Event(message="recent naive")
+    for e in (old_aware, edge, recent_naive):
+        bus.publish(e)
+    assert bus.pending == 3
+    assert bus.clear_events(older_than_days=7) == 2  # written_old and old_aware
+    assert [e.message for e in bus.get_events()] == ["edge", "recent naive"]
+    assert bus.pending == 2  # the old unsaved event is dropped, never written later
+    assert bus.flush() == 2
+    stored = store.query("SELECT message FROM events ORDER BY message")["message"].tolist()
+    assert stored == ["edge", "recent naive", "written"]  # stored rows are history: kept
+    with pytest.raises(ParameterError, match="older_than_days"):
+        bus.clear_events(older_than_days=-1)
+
+
+def test_clear_all_events_also_drops_the_unsaved_ones(store):
+    bus = EventManager(store=store, batch_size=100)
+    bus.publish(Event(message="a"))
+    bus.publish(Event(message="b"))
+    assert bus.pending == 2
+    assert bus.clear_events() == 2
+    assert bus.pending == 0 and bus.flush() == 0
+    assert len(store.query("SELECT * FROM events")) == 0
+
+
+def test_pending_events_are_written_when_the_bus_is_collected(store):
+    bus = EventManager(store=store, batch_size=100)
+    bus.publish(Event(message="left behind"))
+    ref = weakref.ref(bus)
+    del bus
+    gc.collect()
+    assert ref() is None  # the exit hook does not keep the bus alive
+    assert store.query("SELECT message FROM events")["message"].tolist() == ["left behind"]
+
+
+def test_pending_events_reach_the_store_when_the_interpreter_exits(tmp_path, db_path):
+    script = textwrap.dedent(
+        """
+        import sys
+        from circman_kernel.config import load_config
+        from circman_kernel.store import RunStore
+        from circman_kernel.twin import DigitalTwin
+
+        twin = DigitalTwin(load_config(sys.argv[1]), store=RunStore(sys.argv[2]))
+        twin.initialize()
+        for temperature in (22.0, 31.0, 22.0):
+            twin.update({"production_line": {"temperature": temperature}})
+        assert twin.event_manager.pending == 3, twin.event_manager.pending
+        # no twin.close(): the events must still reach the store
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(REPO / "configs"), str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    from circman_kernel.store import RunStore
+
+    rows = RunStore(db_path).query("SELECT category, details FROM events ORDER BY timestamp")
+    assert rows["category"].tolist() == ["system", "threshold", "threshold"]
