@@ -21,7 +21,12 @@ import numpy as np
 
 from circman_kernel.errors import ParameterError
 from circman_kernel.model import ManufacturingModel
-from circman_kernel.optimize import OptimizationResult, ProcessOptimizer
+from circman_kernel.optimize import (
+    OptimizationResult,
+    ProcessOptimizer,
+    energy_cap,
+    quality_floor,
+)
 from circman_kernel.surrogate_data import CONTEXT_FEATURES, DECISION_VARIABLES
 
 __all__ = ["AIIntegration"]
@@ -143,7 +148,22 @@ class AIIntegration:
         appended to :attr:`optimization_history` and stored when a store is set.
         ``objective="efficiency"`` adds quality >= ``min_quality``; ``"quality"`` adds
         ``energy_used <= max_energy`` [kW] when given.
+
+        Raises
+        ------
+        ParameterError
+            For a NaN, infinite or out-of-range ``min_quality`` / ``max_energy`` (whatever
+            the objective), or ``max_energy`` given with an objective other than quality.
         """
+        floor, cap = quality_floor(min_quality), energy_cap(max_energy)
+        if cap and objective != "quality":
+            raise ParameterError(
+                f"max_energy applies to objective='quality' only, not {objective!r}; "
+                "to cap the power of another objective, pass "
+                "constraints={'energy_used': (None, max_energy)}",
+                name="max_energy",
+                value=max_energy,
+            )
         state = self.digital_twin.get_current_state()
         inputs = self.model_inputs(current_params, state)
         decision = [n for n in DECISION_VARIABLES if n in inputs]
@@ -152,11 +172,7 @@ class AIIntegration:
         variables = {n: inputs[n] for n in decision}
         fixed = {n: v for n, v in inputs.items() if n not in variables}
         self.optimizer.initial_state = state
-        extra: dict[str, tuple[float, float]] = {}
-        if objective == "efficiency":
-            extra["defect_rate"] = (-math.inf, 1.0 - float(min_quality))
-        elif objective == "quality" and max_energy is not None:
-            extra["energy_used"] = (-math.inf, float(max_energy))
+        extra = floor if objective == "efficiency" else cap if objective == "quality" else {}
         result = self.optimizer.optimize_detailed(
             objective, variables, constraints, fixed=fixed, extra=extra
         )

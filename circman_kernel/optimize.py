@@ -341,18 +341,13 @@ class ProcessOptimizer:
         fixed: Mapping[str, float] | None = None,
     ) -> dict[str, float]:
         """Maximise efficiency subject to quality = 1 - defect_rate >= ``min_quality``."""
-        q = _finite("min_quality", min_quality)
-        if not 0.0 <= q <= 1.0:
-            raise ParameterError(
-                f"min_quality must lie in [0, 1], got {q}", name="min_quality", value=q
-            )
         return dict(
             self.optimize_detailed(
                 "efficiency",
                 current_params,
                 constraints,
                 fixed=fixed,
-                extra={"defect_rate": (-math.inf, 1.0 - q)},
+                extra=quality_floor(min_quality),
             ).params
         )
 
@@ -365,12 +360,9 @@ class ProcessOptimizer:
         fixed: Mapping[str, float] | None = None,
     ) -> dict[str, float]:
         """Maximise quality (minimise defect_rate) subject to energy_used <= ``max_energy`` [kW]."""
-        extra = {}
-        if max_energy is not None:
-            extra["energy_used"] = (-math.inf, _finite("max_energy", max_energy))
         return dict(
             self.optimize_detailed(
-                "quality", current_params, constraints, fixed=fixed, extra=extra
+                "quality", current_params, constraints, fixed=fixed, extra=energy_cap(max_energy)
             ).params
         )
 
@@ -590,7 +582,9 @@ class ProcessOptimizer:
 
         if not isinstance(self.model, ManufacturingModel) or not self.model.is_trained:
             raise ModelError("the optimiser's model is not trained: train or load it first")
-        return build_problem(self, objective, current_params, constraints, fixed, extra)
+        return build_problem(
+            self, objective, current_params, constraints, fixed, _checked_extra(extra)
+        )
 
 
 def _within(x: float, bounds: tuple[float, float]) -> bool:
@@ -612,6 +606,41 @@ def _finite(name: str, value: Any) -> float:
             f"{name} must be a finite number, got {value!r}", name=name, value=value
         )
     return out
+
+
+def quality_floor(min_quality: Any) -> dict[str, tuple[float, float]]:
+    """Return the outcome constraint quality = 1 - defect_rate >= ``min_quality``.
+
+    >>> quality_floor(0.9)
+    {'defect_rate': (-inf, 0.09999999999999998)}
+    """
+    q = _finite("min_quality", min_quality)
+    if not 0.0 <= q <= 1.0:
+        raise ParameterError(
+            f"min_quality must lie in [0, 1], got {q}", name="min_quality", value=min_quality
+        )
+    return {"defect_rate": (-math.inf, 1.0 - q)}
+
+
+def energy_cap(max_energy: Any) -> dict[str, tuple[float, float]]:
+    """Return the outcome constraint energy_used <= ``max_energy`` [kW] (none for ``None``)."""
+    if max_energy is None:
+        return {}
+    return {"energy_used": (-math.inf, _finite("max_energy", max_energy))}
+
+
+def _checked_extra(extra: Any) -> dict[str, tuple[float, float]]:
+    """Return the call's extra outcome constraints as ``(lo, hi)``; NaN, lo > hi raise."""
+    from circman_kernel.optimize_setup import parse_constraint
+
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise ParameterError(
+            f"extra must be a dict of outcome -> (min, max), got {type(extra).__name__}",
+            name="extra",
+        )
+    return {name: parse_constraint(name, value) for name, value in extra.items()}
 
 
 def _replace(result: OptimizationResult, **changes: Any) -> OptimizationResult:

@@ -150,6 +150,51 @@ def test_inputs_checked_before_any_work(config) -> None:
     assert Counting.calls == 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"defect_rate": (math.nan, 0.1)}, "finite"),
+        ({"defect_rate": (-math.inf, math.nan)}, "finite"),
+        ({"energy_used": math.nan}, "finite"),
+        ({"energy_used": (50.0, 40.0)}, "min 50.0 > max 40.0"),
+        ({"energy_used": "low"}, "must be a number"),
+        ([("energy_used", (0, 1))], "extra must be a dict"),
+    ],
+)
+def test_extra_outcome_constraints_are_checked_before_any_work(
+    config, sloped_model, extra, message
+) -> None:
+    opt = ProcessOptimizer(sloped_model, config, simulator=None)
+    with pytest.raises(ParameterError, match=message):
+        opt.optimize_detailed("quality", {"cycle_time": 30.0, "y": 4.0}, extra=extra)
+    with pytest.raises(AttributeError):
+        opt.last_result_  # noqa: B018 -- nothing ran, nothing stored
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"objective": "efficiency", "min_quality": math.nan}, "min_quality must be a finite"),
+        ({"objective": "weighted", "min_quality": math.nan}, "min_quality must be a finite"),
+        ({"objective": "efficiency", "min_quality": 1.2}, r"min_quality must lie in \[0, 1\]"),
+        ({"objective": "quality", "max_energy": math.nan}, "max_energy must be a finite"),
+        ({"objective": "quality", "max_energy": math.inf}, "max_energy must be a finite"),
+        ({"objective": "weighted", "max_energy": 150.0}, "objective='quality' only"),
+    ],
+)
+def test_ai_integration_rejects_nan_and_misplaced_bounds(
+    config, store, process_model, kwargs, message
+) -> None:
+    from circman_kernel.twin import DigitalTwin
+
+    twin = DigitalTwin(config, seed=4, store=store)
+    twin.initialize()
+    ai = AIIntegration(twin, process_model)
+    with pytest.raises(ParameterError, match=message):
+        ai.optimize_parameters(**kwargs)
+    assert ai.optimization_history == [] and store.runs("optimization").empty
+
+
 def test_untrained_model_and_infeasible_problem(config, sloped_model) -> None:
     with pytest.raises(ModelError, match="not trained"):
         ProcessOptimizer(ManufacturingModel(), config).optimize_process_parameters({"x": 1.0})
