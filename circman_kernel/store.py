@@ -30,11 +30,12 @@ import pandas as pd
 from circman_kernel.errors import ParameterError, PermissionDeniedError, StoreError
 from circman_kernel.paths import default_db_path
 from circman_kernel.store_conn import (
+    check_read_statement,
     connect,
     file_lock,
     inspect_file,
     migrate,
-    reader_turn,
+    reading,
     schema_version,
     transaction,
 )
@@ -153,13 +154,8 @@ class RunStore(StoreExtras):
                 return
             if not Path(self.path).exists():
                 raise StoreError(f"{self.path}: the run store file has been removed")
-            deadline = self._deadline()
-            with reader_turn(self.path, deadline):
-                con = connect(self.path, read_only=True, deadline=deadline)
-            try:
+            with reading(self.path, deadline=self._deadline(), queue=True) as con:
                 yield con
-            finally:
-                con.close()
 
     def _deny(self, what: str) -> None:
         if self.published:
@@ -196,15 +192,29 @@ class RunStore(StoreExtras):
         """Return the result of ``sql`` as a DataFrame; values go in as bound ``params``.
 
         Use ``?`` (or ``$name`` with a mapping) placeholders, never string formatting.
-        The connection is read-only for a file store.
+        Only statements that read are accepted (see
+        :func:`~circman_kernel.store_conn.check_read_statement`), however the connection
+        was opened: a read shares a read-write connection this process already holds (a
+        JupySQL ``%sql`` session), and the in-memory store has only one. The statement
+        also runs in a transaction that is rolled back, so nothing it might change stays.
+
+        Raises
+        ------
+        StoreError
+            For a statement that writes (``DELETE``, ``DROP``, ``COPY``, ``SET``, ...),
+            more than one statement, or SQL DuckDB rejects.
         """
         if not isinstance(sql, str) or not sql.strip():
             raise ParameterError("sql must be a non-empty string", name="sql")
         with self._read() as con:
+            check_read_statement(con, sql)
+            con.begin()
             try:
                 return con.execute(sql, params if params is not None else []).df()
             except duckdb.Error as exc:
                 raise StoreError(f"query failed: {exc}") from exc
+            finally:
+                con.rollback()
 
     def runs(
         self,

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,17 +48,77 @@ class FileInfo:
 
 def _is_lock_conflict(exc: Exception) -> bool:
     text = str(exc)
-    return "lock" in text.lower() or "different configuration" in text
+    return "lock" in text.lower() or _is_mode_conflict(exc)
+
+
+def _is_mode_conflict(exc: Exception) -> bool:
+    # DuckDB keeps one database instance per file and process; a second connection with
+    # another access mode (read-only vs read-write) is refused with this message.
+    return "different configuration" in str(exc)
+
+
+# Read-only connections this module has open (or is opening), per file. DuckDB's own
+# instance cache is per process, so this count is too: it tells a writer whether a
+# read-only instance of the file is one of circman's short reads (wait for it) or a
+# connection the caller keeps open (waiting cannot help).
+_OWN_READERS: Counter[str] = Counter()
+_OWN_READERS_LOCK = threading.Lock()
+
+
+def _own_readers(path: str, delta: int) -> int:
+    with _OWN_READERS_LOCK:
+        _OWN_READERS[path] += delta
+        n = _OWN_READERS[path]
+        if n <= 0:
+            del _OWN_READERS[path]
+        return n
+
+
+def _held_read_only_elsewhere(path: str) -> StoreError:
+    return StoreError(
+        f"{path}: this process already has the run store open read-only outside circman "
+        "(e.g. duckdb.connect(path, read_only=True) or a JupySQL %sql connection), and "
+        "DuckDB cannot open the same file for writing next to it; close that connection "
+        "(con.close()) or open it without read_only=True, then save again"
+    )
+
+
+@contextmanager
+def reading(
+    path: str, *, deadline: float, queue: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a read connection to ``path`` (see :func:`connect`), closed afterwards.
+
+    ``queue=True`` opens it in the reader's turn (:func:`reader_turn`).
+    """
+    _own_readers(path, +1)  # before opening, so no writer mistakes this read for a foreign one
+    try:
+        if queue:
+            with reader_turn(path, deadline):
+                con = connect(path, read_only=True, deadline=deadline)
+        else:
+            con = connect(path, read_only=True, deadline=deadline)
+        try:
+            yield con
+        finally:
+            con.close()
+    finally:
+        _own_readers(path, -1)
 
 
 def connect(path: str, *, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
     """Open ``path``, retrying while another process (or connection) holds a conflicting lock.
 
+    A read in a process that already has the file open read-write (a JupySQL connection)
+    shares that instance, so the connection can write: :meth:`RunStore.query` checks
+    statements itself.
+
     Raises
     ------
     StoreError
         When the file is still locked at ``deadline`` (``time.monotonic()`` seconds) or
-        cannot be opened at all.
+        cannot be opened at all; at once for a write while this process holds the file
+        open read-only outside circman.
     """
     delay = 0.002
     while True:
@@ -64,11 +127,17 @@ def connect(path: str, *, read_only: bool, deadline: float) -> duckdb.DuckDBPyCo
         except duckdb.ConnectionException as exc:
             # this process already has the file open with the other access mode (e.g. a
             # JupySQL read-write connection): share that instance instead for reading
-            if read_only and "different configuration" in str(exc):
+            if read_only and _is_mode_conflict(exc):
                 try:
                     return duckdb.connect(path)
                 except duckdb.Error as exc2:
                     last: Exception = exc2
+            elif _is_mode_conflict(exc):
+                with _OWN_READERS_LOCK:
+                    ours = _OWN_READERS[path] > 0
+                if not ours:  # nobody will close it while we wait
+                    raise _held_read_only_elsewhere(path) from exc
+                last = exc
             else:
                 last = exc
             if not _is_lock_conflict(last):
@@ -80,6 +149,12 @@ def connect(path: str, *, read_only: bool, deadline: float) -> duckdb.DuckDBPyCo
         except duckdb.Error as exc:
             raise StoreError(f"{path}: cannot open the run store: {exc}") from exc
         if time.monotonic() >= deadline:
+            if not read_only and _is_mode_conflict(last):
+                raise StoreError(
+                    f"{path}: reads in this process kept the run store open read-only until "
+                    "the write gave up; close open store.connect() blocks or read-only "
+                    f"DuckDB connections to the file, or raise lock_timeout_s: {last}"
+                ) from last
             raise StoreError(
                 f"{path}: the run store stayed locked by another process; "
                 f"gave up waiting (raise lock_timeout_s or close the other connection): {last}"
@@ -130,11 +205,8 @@ def inspect_file(path: str, *, deadline: float) -> FileInfo:
         )
     if len(head) < 12 or head[8:12] != _DUCKDB_MAGIC:
         raise StoreError(f"{path}: is not a DuckDB database (foreign file); pass another path")
-    con = connect(path, read_only=True, deadline=deadline)
-    try:
+    with reading(path, deadline=deadline) as con:
         return FileInfo(schema_version(con, path), True)
-    finally:
-        con.close()
 
 
 def migrate(
@@ -207,6 +279,76 @@ def reader_turn(path: str, deadline: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+# PRAGMAs that only report (DuckDB's other PRAGMAs change settings or the file).
+_READ_PRAGMAS = frozenset(
+    {
+        "collations",
+        "database_list",
+        "database_size",
+        "functions",
+        "metadata_info",
+        "platform",
+        "show",
+        "show_databases",
+        "show_tables",
+        "show_tables_expanded",
+        "storage_info",
+        "table_info",
+        "user_agent",
+        "version",
+    }
+)
+_EXPLAIN_PREFIX = re.compile(r"\s*EXPLAIN\s+(?:ANALYZE\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
+_PRAGMA_NAME = re.compile(r"\s*PRAGMA\s+(\w+)", re.IGNORECASE)
+
+
+def check_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise :class:`StoreError` unless ``sql`` is one statement that only reads.
+
+    Reads are ``SELECT`` in all its forms (``WITH``, ``FROM``, ``VALUES``, ``TABLE``,
+    ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``), ``EXPLAIN [ANALYZE]`` of one, and the PRAGMAs
+    that report (``table_info``, ``database_size``, ...). The statement type comes from
+    DuckDB's own parser, so the check does not depend on how the connection was opened.
+    """
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise StoreError(f"query failed: {exc}") from exc
+    if len(statements) != 1:
+        raise StoreError(
+            f"query() runs exactly one statement, got {len(statements)}; "
+            "send them one call at a time"
+        )
+    (stmt,) = statements
+    kind = stmt.type
+    text = stmt.query
+    if kind == duckdb.StatementType.EXPLAIN:
+        # EXPLAIN ANALYZE runs the statement it explains: that one must read, too
+        inner = _EXPLAIN_PREFIX.match(text)
+        try:
+            inner_stmts = con.extract_statements(text[inner.end() :]) if inner else []
+        except duckdb.Error:
+            inner_stmts = []
+        if len(inner_stmts) == 1 and inner_stmts[0].type == duckdb.StatementType.SELECT:
+            return
+        what = "an EXPLAIN of a statement that is not a SELECT"
+    elif kind == duckdb.StatementType.SELECT:
+        return
+    elif kind == duckdb.StatementType.PRAGMA:
+        name = _PRAGMA_NAME.match(text)
+        if name and name.group(1).lower() in _READ_PRAGMAS:
+            return
+        what = f"PRAGMA {name.group(1) if name else '?'} (it may change settings or the file)"
+    else:
+        what = f"a {kind.name} statement"
+    raise StoreError(
+        f"query() is read-only: it runs SELECT (and WITH, FROM, DESCRIBE, SHOW, "
+        f"SUMMARIZE), EXPLAIN and reporting PRAGMAs, not {what}; change data through the "
+        "RunStore methods (save_run, delete_runs, ...) or `with store.connect("
+        "read_only=False) as con:`"
+    )
 
 
 @contextmanager

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -456,6 +459,133 @@ def test_reads_share_an_open_read_write_connection(store: RunStore, db_path) -> 
         assert store.runs()["name"].tolist() == ["a"]
     finally:
         con.close()
+
+
+WRITES = [
+    "DELETE FROM runs",
+    "delete from runs where true",
+    "DROP TABLE runs",
+    "UPDATE runs SET name = 'x'",
+    "INSERT INTO runs (id, kind) VALUES ('x', 'simulation')",
+    "SELECT 1; DELETE FROM runs",
+    "EXPLAIN ANALYZE DELETE FROM runs",
+    "CREATE TABLE t AS SELECT * FROM runs",
+    "COPY runs TO 'leak.csv'",
+    "SET threads = 1",
+    "PRAGMA memory_limit = '1GB'",
+    "PRAGMA force_checkpoint",
+    "CHECKPOINT",
+    "BEGIN",
+    "ATTACH ':memory:' AS other",
+]
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_query_refuses_writes_over_this_process_read_write_connection(
+    db_path, sql: str, tmp_path, monkeypatch
+) -> None:
+    # B1: with a JupySQL-style read-write connection open in this process, the store's
+    # read shares it; query() must still refuse to change anything, published or not.
+    monkeypatch.chdir(tmp_path)
+    published = RunStore(db_path, published=True)
+    published.save_run("simulation", name="kept")
+    con = duckdb.connect(str(db_path))
+    try:
+        with pytest.raises(StoreError, match="read-only|one statement"):
+            published.query(sql)
+        assert published.runs()["name"].tolist() == ["kept"]
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        assert "runs" in tables and "t" not in tables
+    finally:
+        con.close()
+    assert not (tmp_path / "leak.csv").exists()
+    assert RunStore(db_path).runs()["name"].tolist() == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "sql", ["DELETE FROM runs", "DROP TABLE runs", "EXPLAIN ANALYZE DELETE FROM runs"]
+)
+def test_memory_store_query_is_read_only(sql: str) -> None:
+    mem = RunStore(":memory:")
+    mem.save_run("simulation", name="kept")
+    with pytest.raises(StoreError, match="read-only"):
+        mem.query(sql)
+    assert mem.runs()["name"].tolist() == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "rows"),
+    [
+        ("SELECT name FROM runs", 1),
+        ("SELECT name FROM runs;", 1),
+        ("WITH r AS (SELECT * FROM runs) SELECT name FROM r", 1),
+        ("FROM runs SELECT name", 1),
+        ("DESCRIBE runs", 11),
+        ("PRAGMA table_info('runs')", 11),
+        ("EXPLAIN SELECT * FROM runs", 1),
+        ("EXPLAIN ANALYZE SELECT * FROM runs", 1),
+    ],
+)
+def test_query_accepts_reads_over_a_shared_connection(store: RunStore, db_path, sql, rows) -> None:
+    store.save_run("simulation", name="a")
+    con = duckdb.connect(str(db_path))
+    try:
+        assert len(store.query(sql)) == rows
+    finally:
+        con.close()
+    assert len(store.query(sql)) == rows  # and over the store's own read-only connection
+
+
+def _no_retry() -> float:
+    raise AssertionError("connect() retried: it waited for a connection nobody will close")
+
+
+def test_write_fails_at_once_while_this_process_holds_a_read_only_connection(
+    store: RunStore, db_path, monkeypatch
+) -> None:
+    # B4: a read-only connection the caller keeps open cannot go away by waiting; the
+    # write says so at once (the retry loop would call store_conn.random) and names the fix.
+    monkeypatch.setattr(store_conn, "random", SimpleNamespace(random=_no_retry))
+    patient = RunStore(db_path, lock_timeout_s=600)
+    ro = duckdb.connect(str(db_path), read_only=True)
+    try:
+        with pytest.raises(StoreError, match=r"open read-only outside circman.*con\.close\(\)"):
+            patient.save_run("simulation")
+        assert patient.runs().empty  # reading next to it still works
+    finally:
+        ro.close()
+    rid = patient.save_run("simulation")
+    assert patient.runs()["id"].tolist() == [rid]
+
+
+def test_write_waits_for_a_read_of_this_process(store: RunStore, db_path, monkeypatch) -> None:
+    # The store's own short reads also hold read-only connections: a write in another
+    # thread must wait for them, not fail.
+    retried = threading.Event()
+
+    def record_retry() -> float:
+        retried.set()
+        return 0.0
+
+    monkeypatch.setattr(store_conn, "random", SimpleNamespace(random=record_retry))
+    writer = RunStore(db_path, lock_timeout_s=60)
+    saved: list[str] = []
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            saved.append(writer.save_run("simulation", name="after the read"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with store.connect() as con:
+        thread = threading.Thread(target=save)
+        thread.start()
+        assert retried.wait(60), "the writer never met the open read"
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    thread.join(60)
+    assert errors == []
+    assert store.runs()["name"].tolist() == ["after the read"] and len(saved) == 1
 
 
 # -- hostile strings ---------------------------------------------------------------------
