@@ -17,7 +17,9 @@ units, their configuration key (``SIMULATION_PARAMETERS.<key>`` in
 transition :math:`f`; :func:`simulate` solves the same recursions for all steps at once
 (closed forms along the time axis: cumulative sums, running minima and linear
 recurrences), which is what the engine uses. ``tests/test_process.py`` checks that both
-agree.
+agree. Both return the true state :math:`x`; :func:`observe` is the output map :math:`g`,
+the measurements :math:`y` (cut to physical ranges), computed apart so that measurement
+noise never enters the propagated state.
 
 The manual's own equations (section 5.3) hold as written:
 
@@ -42,6 +44,8 @@ from circman_kernel.errors import ParameterError
 
 __all__ = [
     "MATERIALS",
+    "MEASURED",
+    "MEASURED_RANGES",
     "PARAMETERS",
     "VARIABLES",
     "default_parameters",
@@ -52,6 +56,7 @@ __all__ = [
     "linear_recurrence",
     "material_quality",
     "measure",
+    "observe",
     "producible_modules",
     "ramp_production_rate",
     "regulate_temperature",
@@ -104,6 +109,12 @@ VARIABLES = (
     DEFECTIVE,
 ) = range(len(VARIABLES))
 N_VARS = len(VARIABLES)
+
+#: Rows of the state seen through the output map :math:`g` (:func:`observe`).
+MEASURED = (TEMPERATURE, POWER, RATE)
+#: Physical range of each measured row (the state schema's limits): a sensor reading
+#: outside it is cut to it, so that a measured state is still a valid twin state.
+MEASURED_RANGES = ((-100.0, 500.0), (0.0, math.inf), (0.0, math.inf))
 
 _INF = math.inf
 #: Model parameters: name -> (lower, upper, lower bound open?, unit). Every name but the
@@ -433,20 +444,64 @@ def material_quality(quality: Any, quality_decay: Any) -> Any:
     return quality * (1.0 - quality_decay)
 
 
-def measure(value: Any, measurement_noise: Any, noise: Any = 0.0) -> Any:
-    r"""Return a measured value :math:`y = x\,(1 + \sigma_v v)`, :math:`v \sim N(0, 1)`.
+def measure(
+    value: Any,
+    measurement_noise: Any,
+    noise: Any = 0.0,
+    lower: Any = -math.inf,
+    upper: Any = math.inf,
+) -> Any:
+    r"""Return a measured value :math:`y = \mathrm{clip}(x\,(1 + \sigma_v v),\ lo,\ hi)`.
 
-    ``measurement_noise`` (:math:`\sigma_v`, [-], default 0) is
-    ``SIMULATION_PARAMETERS.measurement_noise``; it applies to the temperature, the
-    power draw and the production rate (the output map :math:`g`).
+    :math:`v \sim N(0, 1)`; ``measurement_noise`` (:math:`\sigma_v`, [-], default 0) is
+    ``SIMULATION_PARAMETERS.measurement_noise``. The reading is cut to the variable's
+    physical range ``[lower, upper]`` (:data:`MEASURED_RANGES`): a rate sensor never
+    reads below 0. The noise is relative, so a zero (an idle line's rate) reads 0.
 
-    >>> float(measure(100.0, 0.01, 1.0))
-    101.0
+    >>> float(measure(100.0, 0.01, 1.0)), float(measure(8.5, 0.6, -2.0, 0.0))
+    (101.0, 0.0)
     """
-    return value * (1.0 + measurement_noise * noise)
+    return np.clip(value * (1.0 + measurement_noise * noise), lower, upper)
+
+
+def observe(
+    trajectories: np.ndarray, parameters: Mapping[str, Any], noise: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    r"""Return the measurements :math:`y_t = g(x_t, v_t)`, shape ``(steps + 1, 3, n)``.
+
+    Rows are the :data:`MEASURED` variables (temperature [degC], power draw [kW],
+    production rate [modules/h]), each read through :func:`measure` with
+    ``noise["measurement"]`` (standard normals ``(3, steps, n)`` from :func:`draw_noise`)
+    and cut to :data:`MEASURED_RANGES`. Step 0 is the given initial state, read without
+    noise; without ``"measurement"`` in ``noise`` the measurements are the true values.
+    ``trajectories`` (the true state :math:`x_t` from :func:`simulate`) is not modified.
+
+    >>> x = np.zeros((2, len(VARIABLES), 1))
+    >>> x[1, TEMPERATURE], x[1, POWER], x[1, RATE] = 22.5, 122.5, 8.5
+    >>> v = np.array([1.0, 0.0, -2.0]).reshape(3, 1, 1)
+    >>> observe(x, {"measurement_noise": 0.6}, {"measurement": v})[1, :, 0].tolist()
+    [36.0, 122.5, 0.0]
+    """
+    y = trajectories[:, list(MEASURED), :]  # a copy: the true state stays as it is
+    if "measurement" in noise and y.shape[0] > 1:
+        factor = np.multiply(noise["measurement"], _p(parameters, "measurement_noise"))
+        factor += 1.0
+        y[1:] *= factor.transpose(1, 0, 2)
+    for i, (lo, hi) in enumerate(MEASURED_RANGES):
+        np.clip(y[:, i], lo, hi, out=y[:, i])
+    return y
 
 
 # --------------------------------------------------------------------------- noise and inputs
+
+
+def _scaled(z: np.ndarray, scale: Any) -> np.ndarray:
+    """Return ``z * scale``, in place when the shapes allow it."""
+    scale = np.asarray(scale, dtype=float)
+    if np.broadcast_shapes(z.shape, scale.shape) == z.shape:
+        z *= scale
+        return z
+    return z * scale
 
 
 def draw_noise(
@@ -457,13 +512,13 @@ def draw_noise(
     ``temperature`` is :math:`w_t` [degC], ``energy_factor`` is :math:`\\varepsilon_t` [-];
     ``status`` (uniforms for the running/idle chain) and ``measurement`` (standard
     normals) are drawn only when their probabilities or noise are non-zero, so that a
-    default run draws exactly two normals per step and column.
+    default run draws exactly two normals per step and column. With ``n = 1`` and noise
+    parameters of shape ``(m,)``, the temperature and energy noise are one draw scaled
+    per column, shape ``(steps, m)``: common random numbers for ``m`` what-ifs.
     """
     normals = rng.standard_normal((2, steps, n))
-    temperature = normals[0]
-    temperature *= np.asarray(parameters["temperature_noise"], dtype=float)
-    factor = normals[1]
-    factor *= np.asarray(parameters["energy_noise"], dtype=float)
+    temperature = _scaled(normals[0], parameters["temperature_noise"])
+    factor = _scaled(normals[1], parameters["energy_noise"])
     factor += 1.0
     noise = {"temperature": temperature, "energy_factor": factor}
     if np.any(parameters["start_probability"]) or np.any(parameters["stop_probability"]):
@@ -666,9 +721,10 @@ def simulate(
     material limit on cumulative output
     :math:`C_t = S_t + \min(0, \min_{k \le t}(U_k - S_k))` (:math:`S` the cumulative
     attainable output, :math:`U_k` the output the delivered material allows by step
-    :math:`k`) as running minima. Row 0 is ``x0``; the output map :math:`g`
-    (:func:`measure`) is applied to temperature, power and rate when ``noise`` holds
-    ``"measurement"``.
+    :math:`k`) as running minima. Row 0 is ``x0``. The result is the true state
+    :math:`x_t` whatever ``noise["measurement"]`` holds: the output map :math:`g` is
+    :func:`observe`, applied to a copy, so that measurement noise never feeds back into
+    the propagated state (nor into the KPIs computed from it).
 
     Parameters
     ----------
@@ -793,9 +849,4 @@ def simulate(
     cumulative += x0[OUTPUT]
     np.multiply(produced, body[:, DEFECT], out=drive)
     _cumsum(drive, body[:, DEFECTIVE], x0[DEFECTIVE])
-
-    if "measurement" in noise:
-        sigma = _p(p, "measurement_noise")
-        for i, var in enumerate((TEMPERATURE, POWER, RATE)):
-            body[:, var] = measure(body[:, var], sigma, noise["measurement"][i])
     return out

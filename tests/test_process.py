@@ -83,6 +83,7 @@ def test_rate_target_ramp_materials_quality_measure() -> None:
     assert math.isinf(pm.producible_modules(10.0, 0.0, 0.0))
     assert pm.material_quality(0.9, 0.1) == pytest.approx(0.81)
     assert pm.measure(20.0, 0.05, -2.0) == pytest.approx(18.0)
+    assert pm.measure(8.5, 0.6, -2.0, 0.0) == 0.0  # a rate reading is cut at 0
 
 
 def test_one_noiseless_step_of_the_whole_model_by_hand() -> None:
@@ -190,10 +191,19 @@ def test_invariants_over_100k_random_steps() -> None:
     n, steps = 200, 500  # 10^5 column-steps with random parameters and switching status
     p = _random_parameters(rng, n)
     p["energy_noise"] = 0.8  # large noise: the cut at 0 must keep power monotone
+    p["measurement_noise"] = rng.uniform(0.0, 1.0, n)  # sensors must not move the state
     x0 = _x0(n, SI_INVENTORY=300.0, GLASS_INVENTORY=150.0)
     x0[pm.RUNNING] = rng.integers(0, 2, n)
-    traj = pm.simulate(x0, p, steps, _noise(steps, n, p))
+    noise = _noise(steps, n, p)
+    assert "measurement" in noise
+    traj = pm.simulate(x0, p, steps, noise)
     assert np.isfinite(traj).all()
+    assert (traj[:, pm.TEMPERATURE] >= -100.0).all() and (traj[:, pm.TEMPERATURE] <= 500).all()
+    y = pm.observe(traj, p, noise)
+    assert y.shape == (steps + 1, 3, n) and np.isfinite(y).all()
+    assert ((y[:, 0] >= -100.0) & (y[:, 0] <= 500.0)).all()
+    assert (y[:, 1:] >= 0).all()  # measured power and rate are physical
+    assert (y[1:, 1] != traj[1:, pm.POWER]).mean() > 0.9  # the noise did act on y
     for var in (pm.SI_INVENTORY, pm.GLASS_INVENTORY, pm.RATE, pm.SI_USE, pm.GLASS_USE):
         assert (traj[:, var] >= 0).all(), pm.VARIABLES[var]
     for var in (pm.EFFICIENCY, pm.DEFECT, pm.SI_QUALITY, pm.GLASS_QUALITY):
@@ -209,6 +219,43 @@ def test_invariants_over_100k_random_steps() -> None:
         traj[-1, pm.SI_INVENTORY] + traj[1:, pm.SI_USE].sum(0), si, atol=1e-6
     )
     assert 0.2 < running.mean() < 0.8  # both states were visited
+
+
+def test_measurement_noise_never_enters_the_true_state() -> None:
+    # x[t+1] = f(x, u, w) is the same with or without the output map's noise v.
+    rng = np.random.default_rng(3)
+    n, steps = 30, 80
+    p = _random_parameters(rng, n)
+    p["measurement_noise"] = 0.6
+    x0 = _x0(n, SI_INVENTORY=40.0, GLASS_INVENTORY=30.0)
+    noise = _noise(steps, n, p)
+    without = {k: v for k, v in noise.items() if k != "measurement"}
+    traj = pm.simulate(x0, p, steps, noise)
+    np.testing.assert_array_equal(traj, pm.simulate(x0, p, steps, without))
+    before = traj.copy()
+    y = pm.observe(traj, p, noise)
+    np.testing.assert_array_equal(traj, before)  # observe works on a copy
+    np.testing.assert_array_equal(y[0], x0[list(pm.MEASURED)])  # step 0 read as given
+    v = noise["measurement"]  # y = clip(x (1 + 0.6 v), range) for each measured row
+    for i, var in enumerate(pm.MEASURED):
+        lo, hi = pm.MEASURED_RANGES[i]
+        expected = np.clip(traj[1:, var] * (1.0 + 0.6 * v[i]), lo, hi)
+        np.testing.assert_allclose(y[1:, i], expected, rtol=1e-12)
+    np.testing.assert_array_equal(pm.observe(traj, p, without), traj[:, list(pm.MEASURED)])
+
+
+def test_observe_by_hand() -> None:
+    x = np.zeros((2, pm.N_VARS, 2))
+    x[:, pm.TEMPERATURE] = [[22.5, 22.5], [22.0, 400.0]]
+    x[:, pm.POWER] = [[120.5, 120.5], [122.5, 100.0]]
+    x[:, pm.RATE] = [[8.3, 8.3], [8.5, 0.0]]
+    v = np.array([[[1.0, 1.0]], [[-1.0, -3.0]], [[-2.0, 5.0]]])  # (3, steps=1, n=2)
+    y = pm.observe(x, {"measurement_noise": 0.6}, {"measurement": v})
+    # column 0: 22 * 1.6 = 35.2; 122.5 * 0.4 = 49; 8.5 * (1 - 1.2) = -1.7 -> 0
+    assert y[1, :, 0].tolist() == pytest.approx([35.2, 49.0, 0.0])
+    # column 1: 400 * 1.6 = 640 -> 500; 100 * (1 - 1.8) = -80 -> 0; idle rate 0 reads 0
+    assert y[1, :, 1].tolist() == pytest.approx([500.0, 0.0, 0.0])
+    assert y[0, :, 0].tolist() == [22.5, 120.5, 8.3]
 
 
 @settings(max_examples=60, deadline=None)
