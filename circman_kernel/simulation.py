@@ -7,6 +7,13 @@ of ``chunk_size`` columns, each with its own seed from ``numpy.random.SeedSequen
 so that the result is the same whether the chunks run in-process or on any
 ``concurrent.futures.Executor`` (a process pool, a Dask ``Client.get_executor()``).
 
+Results hold the true state :math:`x_t` of the model: the states, the trajectories, the
+KPIs (energy, ``final_power_kw``) all come from it. With
+``SIMULATION_PARAMETERS.measurement_noise`` > 0, the sensor readings
+:math:`y_t = g(x_t, v_t)` (temperature, power draw, production rate; cut to their
+physical ranges) are kept beside it as ``measurements``, and
+:meth:`SimulationResult.observed` gives a state as the sensors would report it.
+
 >>> engine = SimulationEngine()
 >>> res = engine.run_simulation(steps=3, seed=1)
 >>> len(res), res[0]["production_line"]["status"]
@@ -204,6 +211,23 @@ def state_to_vector(state: Mapping[str, Any], defaults: Mapping[str, Any]) -> np
     return x
 
 
+def _check_time_span(state: Mapping[str, Any], steps: int, step_duration: float) -> None:
+    """Raise ParameterError if the run's last timestamp is past the calendar's end."""
+    stamp = state.get("timestamp")
+    if not isinstance(stamp, str | datetime):
+        return
+    start = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
+    try:
+        start + timedelta(hours=steps * float(step_duration))
+    except OverflowError:
+        raise ParameterError(
+            f"{steps} steps of {step_duration} h from {stamp} end after the year 9999; "
+            "use fewer steps or a shorter step_duration",
+            name="steps",
+            value=steps,
+        ) from None
+
+
 def _default_state(config: Any) -> dict[str, Any]:
     from circman_kernel.state import default_state
 
@@ -218,6 +242,17 @@ class SimulationResult(Sequence):
 
     States are built on access from the arrays (``trajectory``: ``(steps + 1, n_vars)``),
     so a 1,000-step run costs no dict copies until someone reads the states.
+
+    Item 0 is the initial state as given. Every state holds the true state of the model,
+    so it passes state validation and agrees with :meth:`kpis` (energy is the integral
+    of the states' power draw, ``final_power_kw`` the last state's). The sensor view is
+    ``measurements`` (``(steps + 1, 3)``, the :data:`~circman_kernel.process.MEASURED`
+    variables, cut to their physical ranges; the true values without measurement noise)
+    and :meth:`observed` (a state holding those readings).
+
+    The model knows only running and not running: a step that runs shows ``"running"``;
+    one that does not shows the initial status (e.g. ``"maintenance"``) until the line
+    first runs, ``"idle"`` after that.
     """
 
     def __init__(
@@ -227,21 +262,58 @@ class SimulationResult(Sequence):
         parameters: Mapping[str, Any],
         seed: int | None,
         run_id: str | None = None,
+        measurements: np.ndarray | None = None,
     ) -> None:
         self.trajectory = trajectory
         self.initial_state = initial_state
         self.parameters = dict(parameters)
         self.seed = seed
         self.run_id = run_id
+        self._measurements = measurements
+        ran = trajectory[1:, pm.RUNNING] > 0.5
+        # Steps before the first running one keep a non-running initial status.
+        self._first_run = int(np.argmax(ran)) + 1 if ran.any() else len(trajectory)
+
+    @property
+    def measurements(self) -> np.ndarray:
+        """Return the sensor readings ``(steps + 1, 3)``: temperature, power, rate."""
+        if self._measurements is None:
+            return self.trajectory[:, list(pm.MEASURED)].copy()
+        return self._measurements
 
     def __len__(self) -> int:
         return self.trajectory.shape[0]
+
+    def _status(self, i: int) -> str | None:
+        if i == 0:
+            return None  # keep the initial state's own status
+        if self.trajectory[i, pm.RUNNING] > 0.5:
+            return "running"
+        initial = self.initial_state.get("production_line", {}).get("status")
+        if i < self._first_run and isinstance(initial, str) and initial != "running":
+            return initial
+        return "idle"
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         i = range(len(self))[index]
-        return _vector_to_state(self.initial_state, self.trajectory[i], i, self.parameters)
+        return _vector_to_state(
+            self.initial_state, self.trajectory[i], i, self.parameters, self._status(i)
+        )
+
+    def observed(self, index: int) -> dict[str, Any]:
+        """Return state ``index`` as the sensors report it (measured temperature, power, rate)."""
+        i = range(len(self))[index]
+        state = self[i]
+        if i:
+            y = self.measurements[i]
+            line = state["production_line"]
+            for value, key in zip(
+                y, ("temperature", "energy_consumption", "production_rate"), strict=True
+            ):
+                line[key] = float(value)
+        return state
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (self[i] for i in range(len(self)))
@@ -263,23 +335,32 @@ class SimulationResult(Sequence):
 
 
 def _vector_to_state(
-    template: Mapping[str, Any], x: np.ndarray, step: int, parameters: Mapping[str, Any]
+    template: Mapping[str, Any],
+    x: np.ndarray,
+    step: int,
+    parameters: Mapping[str, Any],
+    status: str | None = None,
 ) -> dict[str, Any]:
+    """Return ``template`` with the model values of ``x`` at ``step``.
+
+    ``template`` passed :meth:`SimulationEngine.resolve`, so its timestamp (if any) is
+    valid; step 0 keeps it as written, and ``status=None`` keeps the template's status.
+    """
     from circman_kernel.state import copy_state
 
     state = copy_state(dict(template))
     stamp = template.get("timestamp")
-    if isinstance(stamp, str):
-        try:
-            when = datetime.fromisoformat(stamp) + timedelta(
-                hours=step * float(parameters.get("step_duration", 1.0))
-            )
-            state["timestamp"] = when.isoformat()
-        except ValueError:
-            pass
+    if step and isinstance(stamp, str | datetime):
+        when = (datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp) + timedelta(
+            hours=step * float(parameters.get("step_duration", 1.0))
+        )
+        state["timestamp"] = when.isoformat() if isinstance(stamp, str) else when
     line = state.setdefault("production_line", {})
+    if status is not None:
+        line["status"] = status
+    elif "status" not in line:
+        line["status"] = "running" if x[pm.RUNNING] > 0.5 else "idle"
     line.update(
-        status="running" if x[pm.RUNNING] > 0.5 else "idle",
         temperature=float(x[pm.TEMPERATURE]),
         energy_consumption=float(x[pm.POWER]),
         production_rate=float(x[pm.RATE]),
@@ -304,6 +385,8 @@ class MonteCarloResult:
     """Trajectories of many iterations, ``trajectories``: ``(steps + 1, n_vars, iterations)``.
 
     ``parameter_draws`` holds each iteration's varied parameters (iteration x parameter).
+    Trajectories and KPIs are the true state; ``measurements`` the sensor readings (see
+    :class:`SimulationResult`).
     """
 
     def __init__(
@@ -314,6 +397,7 @@ class MonteCarloResult:
         seed: int | None,
         uncertainty: float,
         run_id: str | None = None,
+        measurements: np.ndarray | None = None,
     ) -> None:
         self.trajectories = trajectories
         self.parameter_draws = parameter_draws
@@ -321,6 +405,14 @@ class MonteCarloResult:
         self.seed = seed
         self.uncertainty = uncertainty
         self.run_id = run_id
+        self._measurements = measurements
+
+    @property
+    def measurements(self) -> np.ndarray:
+        """Return the sensor readings ``(steps + 1, 3, iterations)``: temperature, power, rate."""
+        if self._measurements is None:
+            return self.trajectories[:, list(pm.MEASURED)]
+        return self._measurements
 
     @property
     def iterations(self) -> int:
@@ -383,9 +475,11 @@ def run_columns(
     vary: Sequence[str] = (),
     running: np.ndarray | None = None,
     kpis_only: bool = False,
-) -> tuple[Any, dict[str, np.ndarray]]:
-    """Run one chunk of columns; return (trajectories or KPIs, varied parameter draws).
+) -> tuple[Any, dict[str, np.ndarray], np.ndarray | None]:
+    """Run one chunk; return (true trajectories or KPIs, varied parameter draws, measurements).
 
+    The measurements (:func:`circman_kernel.process.observe`) are None without
+    measurement noise or with ``kpis_only``.
     ``x0`` is ``(n_vars, n)``; ``parameters`` floats or ``(n,)`` arrays. With
     ``uncertainty`` > 0, each name in ``vary`` is multiplied per column by a draw of
     N(1, uncertainty), cut to the parameter's range. Top-level so that executors can
@@ -409,11 +503,12 @@ def run_columns(
     noise = pm.draw_noise(rng, steps, n, params)
     traj = pm.simulate(x0, params, steps, noise, running=running)
     if kpis_only:
-        return trajectory_kpis(traj), draws
-    return traj, draws
+        return trajectory_kpis(traj), draws, None
+    measured = pm.observe(traj, params, noise) if "measurement" in noise else None
+    return traj, draws, measured
 
 
-def _run_task(task: dict[str, Any]) -> tuple[Any, dict[str, np.ndarray]]:
+def _run_task(task: dict[str, Any]) -> tuple[Any, dict[str, np.ndarray], np.ndarray | None]:
     return run_columns(**task)
 
 
@@ -458,6 +553,9 @@ class SimulationEngine:
         ------
         ParameterError
             Unknown names (listing the valid ones), non-finite or out-of-range values.
+        StateValidationError
+            A state value of the wrong type or out of range, or a ``timestamp`` that is
+            not ISO 8601 (the message names the path and the value).
         """
         if parameters is not None and not isinstance(parameters, Mapping):
             raise ParameterError(
@@ -487,6 +585,10 @@ class SimulationEngine:
                 value=initial_state,
             )
         x0 = state_to_vector(state, defaults)
+        if "timestamp" in state:
+            from circman_kernel.state import parse_timestamp
+
+            parse_timestamp(state["timestamp"])  # results advance it: it must parse
         params = self.default_parameters()
         cycle = state.get("production_line", {}).get("cycle_time")
         if isinstance(cycle, int | float) and not isinstance(cycle, bool) and cycle > 0:
@@ -549,8 +651,12 @@ class SimulationEngine:
         schedule = self._schedule(running, steps, 1)
         ss = as_seed_sequence(seed)
         model_params = {k: v for k, v in params.items() if k != "status"}
-        traj, _ = run_columns(x0[:, None], model_params, steps, ss, running=schedule)
-        result = SimulationResult(traj[:, :, 0], state, params, _seed_record(ss))
+        _check_time_span(state, steps, params["step_duration"])
+        traj, _, measured = run_columns(x0[:, None], model_params, steps, ss, running=schedule)
+        result = SimulationResult(
+            traj[:, :, 0], state, params, _seed_record(ss),
+            measurements=None if measured is None else measured[:, :, 0],
+        )  # fmt: skip
         if self.store is not None:
             result.run_id = self.store.save_run(
                 "simulation",
@@ -644,7 +750,14 @@ class SimulationEngine:
         )
         draws = pd.DataFrame({k: np.concatenate([o[1][k] for o in outputs]) for k in outputs[0][1]})
         draws.index.name = "iteration"
-        result = MonteCarloResult(traj, draws, params, _seed_record(ss), float(uncertainty))
+        measured = None
+        if outputs[0][2] is not None:
+            measured = (
+                outputs[0][2] if len(outputs) == 1 else np.concatenate([o[2] for o in outputs], 2)
+            )
+        result = MonteCarloResult(
+            traj, draws, params, _seed_record(ss), float(uncertainty), measurements=measured
+        )
         if self.store is not None:
             kpi_table = result.kpis()
             result.run_id = self.store.save_run(

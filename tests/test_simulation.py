@@ -11,7 +11,7 @@ import pytest
 from circman_kernel import process as pm
 from circman_kernel.errors import ParameterError, StateValidationError
 from circman_kernel.simulation import SimulationEngine, SimulationResult
-from circman_kernel.state import copy_state, default_state
+from circman_kernel.state import copy_state, default_state, validated_copy
 
 
 @pytest.fixture
@@ -57,6 +57,99 @@ def test_timestamps_advance_by_the_step_duration(engine) -> None:
     assert [s["timestamp"] for s in res] == [
         "2025-02-24T14:00:00", "2025-02-24T14:30:00", "2025-02-24T15:00:00",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("status", ["maintenance", "stopped", "idle", "error"])
+def test_first_state_is_the_initial_state_whatever_its_status(engine, status: str) -> None:
+    state = default_state()
+    state["production_line"]["status"] = status
+    state["timestamp"] = "2025-02-24T14:00:00.000+00:00"  # kept as written at step 0
+    res = engine.run_simulation(steps=4, initial_state=state, seed=2,
+                                running=[False, True, False, False])  # fmt: skip
+    assert res[0] == state
+    # the line keeps its status until it first runs; once it has run it is idle
+    assert [s["production_line"]["status"] for s in res] == [
+        status, status, "running", "idle", "idle",
+    ]  # fmt: skip
+    assert res[1]["timestamp"] == "2025-02-24T15:00:00+00:00"
+    kept = engine.run_simulation(steps=3, initial_state=state, seed=2)  # no start: stays
+    assert [s["production_line"]["status"] for s in kept] == [status] * 4
+    assert kept.kpis()["output_modules"] == 0.0
+
+
+@pytest.mark.parametrize("stamp", ["not a time", "2025-13-01T00:00:00", 12345, None])
+def test_bad_initial_timestamp_is_a_state_error_naming_it(engine, stamp) -> None:
+    state = default_state()
+    state["timestamp"] = stamp
+    with pytest.raises(StateValidationError, match=f"timestamp: .*{stamp!r}") as info:
+        engine.run_simulation(steps=2, initial_state=state, seed=1)
+    assert info.value.path == "timestamp" and info.value.value == stamp
+    with pytest.raises(StateValidationError, match="timestamp"):
+        engine.run_monte_carlo_simulation(steps=2, initial_state=state, iterations=2)
+
+
+def test_timestamps_past_the_calendar_are_refused_before_the_run(engine) -> None:
+    state = default_state()
+    state["timestamp"] = "9999-12-31T00:00:00"
+    with pytest.raises(ParameterError, match="after the year 9999"):
+        engine.run_simulation(steps=48, initial_state=state, seed=1)
+    assert engine.run_simulation(steps=23, initial_state=state, seed=1)[-1]["timestamp"] == (
+        "9999-12-31T23:00:00"
+    )
+
+
+def _noisy_sensors(engine, steps: int, seed: int, rng: np.random.Generator):
+    state = default_state()
+    state["production_line"]["status"] = str(rng.choice(["running", "idle", "maintenance"]))
+    state["materials"]["silicon_wafer"]["inventory"] = float(rng.uniform(0.0, 400.0))
+    params = {
+        "measurement_noise": float(rng.uniform(0.3, 1.0)),
+        "start_probability": float(rng.uniform(0.0, 0.3)),
+        "stop_probability": float(rng.uniform(0.0, 0.3)),
+        "energy_noise": float(rng.uniform(0.0, 0.8)),
+        "temperature_noise": float(rng.uniform(0.0, 2.0)),
+        "idle_energy_decay": float(rng.uniform(0.5, 1.0)),
+    }
+    return engine.run_simulation(steps=steps, initial_state=state, parameters=params, seed=seed)
+
+
+def _check_states(res) -> None:
+    for i in range(len(res)):
+        validated_copy(res[i])  # raises StateValidationError naming the bad path
+        validated_copy(res.observed(i))
+    traj = res.trajectory
+    running = traj[1:, pm.RUNNING] > 0.5
+    assert (np.diff(traj[:, pm.POWER])[running] >= 0).all()  # true power never falls
+    k = res.kpis()
+    assert k["final_power_kw"] == res[-1]["production_line"]["energy_consumption"]
+    assert k["energy_kwh"] == pytest.approx(sum(s["production_line"]["energy_consumption"]
+                                                for s in res[1:]))  # fmt: skip
+    y = res.measurements
+    assert y.shape == (len(res), 3) and (y[:, 1:] >= 0).all()
+
+
+def test_measurement_noise_keeps_result_states_valid(engine) -> None:
+    # the reported case: 0.6 measurement noise once gave rates of -5 and invalid states
+    params = {"measurement_noise": 0.6, "start_probability": 0.2, "stop_probability": 0.2}
+    res = engine.run_simulation(steps=200, parameters=params, seed=1)
+    _check_states(res)
+    assert res.measurements[:, 2].max() > res.trajectory[:, pm.RATE].max()  # noise shows
+    quiet = engine.run_simulation(steps=200, parameters={**params, "measurement_noise": 0.0},
+                                  seed=1)  # fmt: skip
+    np.testing.assert_array_equal(res.trajectory, quiet.trajectory)  # x does not see v
+    np.testing.assert_array_equal(quiet.measurements, quiet.trajectory[:, list(pm.MEASURED)])
+    assert res.observed(5)["production_line"]["temperature"] == res.measurements[5, 0]
+    mc = engine.run_monte_carlo_simulation(steps=30, iterations=12, parameters=params,
+                                           seed=4, chunk_size=5)  # fmt: skip
+    assert mc.measurements.shape == (31, 3, 12) and (mc.measurements[:, 1:] >= 0).all()
+    assert (mc.trajectories[:, pm.RATE] >= 0).all()
+
+
+@pytest.mark.slow
+def test_every_state_is_valid_over_100k_steps_with_measurement_noise(engine) -> None:
+    rng = np.random.default_rng(21)
+    for run in range(50):  # 50 runs x 2,000 steps, each with its own random set-up
+        _check_states(_noisy_sensors(engine, 2000, run, rng))
 
 
 def test_same_seed_same_frame_different_seed_different(engine) -> None:
