@@ -348,10 +348,13 @@ class ScenarioManager:
         """Return a KPI table (one row per scenario) with differences against a baseline.
 
         All scenarios run as columns of one model run with common random numbers, so the
-        differences come from the parameters, not the noise. Columns: each KPI of
-        :data:`COMPARE_KPIS`, then ``<kpi>_diff`` (scenario - baseline) and
-        ``<kpi>_pct`` (100 * diff / baseline). The baseline defaults to the first
-        scenario; a baseline not in the list is added as the first row.
+        differences come from the parameters, not the noise. A scenario's row does not
+        depend on the scenarios it is compared with: what it does not override comes from
+        ``initial_state`` and the configuration, as in :meth:`run_scenario`.
+
+        Columns: each KPI of :data:`COMPARE_KPIS`, then ``<kpi>_diff`` (scenario -
+        baseline) and ``<kpi>_pct`` (100 * diff / baseline). The baseline defaults to the
+        first scenario; a baseline not in the list is added as the first row.
         """
         items = [self._resolve(s) for s in scenarios]
         if not items:
@@ -372,14 +375,14 @@ class ScenarioManager:
         )
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ParameterError(f"steps must be an int >= 0, got {steps!r}", name="steps")
+        # A parameter one scenario sets and another leaves out must take, in the other,
+        # the value a lone run of it would: the one resolved from initial_state (e.g.
+        # its cycle_time and status), not the configuration's default.
         filled = table.copy()
-        defaults = self.engine.default_parameters()
+        _, x0, defaults = self.engine.resolve(initial_state, None)
+        status0 = "running" if x0[pm.RUNNING] > 0.5 else "idle"
         for col in filled.columns:
             if col == "status":
-                filled[col] = filled[col].where(filled[col].notna(), None)
-                status0 = "running"
-                if initial_state is not None:
-                    status0 = initial_state.get("production_line", {}).get("status", "running")
                 filled[col] = [v if isinstance(v, str) else status0 for v in filled[col]]
             else:
                 filled[col] = filled[col].astype(float).fillna(defaults[col])

@@ -10,6 +10,7 @@ import pytest
 
 from circman_kernel.errors import ParameterError
 from circman_kernel.scenarios import Scenario, ScenarioManager, analyse, evaluate, sample
+from circman_kernel.state import default_state
 
 HOSTILE = "x'); DROP TABLE scenarios; --\"ü"
 
@@ -103,6 +104,42 @@ def test_compare_scenarios_by_hand(config) -> None:
     )
     assert k["carbon_kg"] == pytest.approx(expected)
     assert table.attrs["baseline"] == "base"
+
+
+COMPANIONS = [
+    [],
+    ["fast"],
+    ["stopped", "fast"],
+    ["fast", "noisy", "switching", "stopped"],
+]
+
+
+@pytest.mark.parametrize("status", ["running", "maintenance"])
+@pytest.mark.parametrize("companions", COMPANIONS)
+def test_a_scenario_row_does_not_depend_on_its_companions(config, companions, status) -> None:
+    manager = ScenarioManager(config)
+    manager.create_scenario("base", {})
+    manager.create_scenario("fast", {"cycle_time": 20.0})
+    manager.create_scenario("stopped", {"status": "idle"})
+    manager.create_scenario("noisy", {"measurement_noise": 0.6, "temperature_noise": 0.5})
+    manager.create_scenario("switching", {"start_probability": 0.3, "stop_probability": 0.3})
+    state = default_state(config)
+    state["production_line"]["cycle_time"] = 60.0
+    state["production_line"]["status"] = status
+    alone = manager.compare_scenarios(["base"], steps=10, initial_state=state, seed=1)
+    table = manager.compare_scenarios(["base", *companions], steps=10, initial_state=state,
+                                      seed=1)  # fmt: skip
+    kpis = [c for c in alone.columns if not c.endswith(("_diff", "_pct"))]
+    # equal up to rounding: a column's sums take another NumPy path next to others
+    pd.testing.assert_series_equal(table.loc["base", kpis], alone.loc["base", kpis], rtol=1e-12)
+    # by hand: target 10 * 30/60 * 0.92 = 4.6 < 8.3 + 0.2, so 4.6 per step for 10 steps
+    expected = 46.0 if status == "running" else 0.0
+    assert table.loc["base", "output_modules"] == pytest.approx(expected)
+    lone = manager.run_scenario("base", steps=10, initial_state=state, seed=1).kpis()
+    assert lone["output_modules"] == pytest.approx(expected)  # same parameters as alone
+    if "fast" in companions:  # 13.8 target; ramp 8.5 ... 10.3 only if the line runs
+        fast = sum(8.3 + 0.2 * k for k in range(1, 11)) if status == "running" else 0.0
+        assert table.loc["fast", "output_modules"] == pytest.approx(fast)
 
 
 # --------------------------------------------------------------------------- sweeps
