@@ -394,9 +394,15 @@ class _Pending:
         self.guard = guard  # the bus's lock: guards ``rows``
         self.writing = threading.Lock()  # one store write at a time, batches in order
 
-    def flush(self) -> int:
-        """Write the pending rows; on failure keep them and raise :class:`StoreError`."""
-        with self.writing:
+    def flush(self, *, wait: bool = True) -> int:
+        """Write the pending rows; on failure keep them and raise :class:`StoreError`.
+
+        With ``wait=False`` return 0 at once if another thread is writing (the rows stay
+        pending for a later flush).
+        """
+        if not self.writing.acquire(blocking=wait):
+            return 0
+        try:
             with self.guard:
                 batch, store, since = self.rows, self.store, self.since
                 if not batch or store is None:
@@ -414,6 +420,8 @@ class _Pending:
                     "flush() (or publish again) to retry"
                 ) from exc
             return len(batch)
+        finally:
+            self.writing.release()
 
 
 class EventManager:
@@ -588,7 +596,7 @@ class EventManager:
             len(pending.rows) >= self.batch_size
             or time.monotonic() - pending.since > self.flush_interval_s
         ):
-            pending.flush()
+            pending.flush(wait=False)  # a write in progress: leave these for the next one
 
     def _deliver(self, event: Event, subscribers: list) -> None:
         failures = None

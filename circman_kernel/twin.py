@@ -3,6 +3,10 @@
 Several twins live side by side in one kernel (a baseline and a what-if): each owns its
 :class:`~circman_kernel.state.StateManager`, :class:`~circman_kernel.events.EventManager`,
 random generator and optional run store. Nothing is shared between instances.
+
+A change of state and the events it raises are recorded together under the twin's lock, so
+events keep the order of the changes; subscribers and the store are called after the lock
+is released, so a slow handler or database does not hold up another thread's ``update``.
 """
 
 from __future__ import annotations
@@ -108,19 +112,21 @@ class DigitalTwin:
             self.state_manager.set_state(state)
             self._initialized = True
             self.is_running = True
-            self.event_manager.publish(
+            events: list[Event] = [
                 Event(
                     category=EventCategory.SYSTEM,
                     severity=EventSeverity.INFO,
                     source=self.name,
                     message=f"digital twin {self.name} initialized",
                 )
-            )
-            self._check_thresholds(self.state_manager._current(), None)
+            ]
+            self._check_thresholds(self.state_manager._current(), None, events)
+            self.event_manager._enqueue(events)
+        self.event_manager._dispatch()
         return True
 
     def close(self) -> None:
-        """Stop the twin and write pending events to the store."""
+        """Stop the twin and write pending events to the store (:class:`StoreError` if not)."""
         self.is_running = False
         self.event_manager.flush()
 
@@ -137,6 +143,9 @@ class DigitalTwin:
         The update is stamped with ``datetime.now()`` unless it carries a ``timestamp``.
         A bad value raises :class:`~circman_kernel.errors.StateValidationError` and leaves
         state, history and threshold status unchanged. Returns ``True``.
+
+        Raises :class:`~circman_kernel.errors.StoreError` if a due batch of events could not
+        be written to the store; the update itself was applied and its events delivered.
         """
         if not self._initialized:
             self._require()
@@ -152,16 +161,24 @@ class DigitalTwin:
             )
         with self._lock:
             previous, new = self.state_manager._apply(data, datetime.now())
-            self._after_change(previous, new, data)
+            events = self._after_change(previous, new, data)
+            if events:
+                self.event_manager._enqueue(events)
+        if events:
+            self.event_manager._dispatch()
         return True
 
-    def _after_change(self, previous: dict | None, new: dict, touched: Mapping | None) -> None:
+    def _after_change(
+        self, previous: dict | None, new: dict, touched: Mapping | None
+    ) -> list[Event]:
+        # Called under the twin's lock: returns the events to publish, in order.
+        events: list[Event] = []
         em = self.event_manager
         if em.publish_state_changes and previous is not None:
             old_status = previous.get("system_status")
             new_status = new.get("system_status")
             if old_status != new_status:
-                em.publish(
+                events.append(
                     StateChangeEvent(
                         str(old_status),
                         str(new_status),
@@ -169,9 +186,10 @@ class DigitalTwin:
                         details={"timestamp": new.get("timestamp")},
                     )
                 )
-        self._check_thresholds(new, touched)
+        self._check_thresholds(new, touched, events)
+        return events
 
-    def _check_thresholds(self, state: dict, touched: Mapping | None) -> None:
+    def _check_thresholds(self, state: dict, touched: Mapping | None, events: list) -> None:
         outside = self._outside
         for top, items in self._thresholds.items():
             if touched is not None:
@@ -190,10 +208,18 @@ class DigitalTwin:
                 side = "upper" if value > hi else ("lower" if value < lo else None)
                 was = outside.get(path)
                 if side != was:
-                    self._threshold_changed(state, path, value, lo, hi, was, side)
+                    self._threshold_changed(state, path, value, lo, hi, was, side, events)
 
     def _threshold_changed(
-        self, state: dict, path: str, value: float, lo: float, hi: float, was: Any, side: Any
+        self,
+        state: dict,
+        path: str,
+        value: float,
+        lo: float,
+        hi: float,
+        was: Any,
+        side: Any,
+        events: list,
     ) -> None:
         if side is None:
             del self._outside[path]
@@ -204,7 +230,7 @@ class DigitalTwin:
             return
         when = {"timestamp": state.get("timestamp")}
         if was is not None:
-            em.publish(
+            events.append(
                 ThresholdEvent(
                     path,
                     hi if was == "upper" else lo,
@@ -217,7 +243,7 @@ class DigitalTwin:
                 )
             )
         if side is not None:
-            em.publish(
+            events.append(
                 ThresholdEvent(
                     path,
                     hi if side == "upper" else lo,
@@ -263,7 +289,9 @@ class DigitalTwin:
         with self._lock:
             previous = self.state_manager._current()
             self.state_manager.set_state(state)
-            self._after_change(previous, self.state_manager._current(), None)
+            events = self._after_change(previous, self.state_manager._current(), None)
+            self.event_manager._enqueue(events)
+        self.event_manager._dispatch()
         return True
 
     # -- simulation ---------------------------------------------------------------------
@@ -292,10 +320,8 @@ class DigitalTwin:
             seed=seed,
         )
         if self.event_manager.publish_simulation_results:
-            try:
-                kpis = {k: float(v) for k, v in result.kpis().items()}
-            except (AttributeError, TypeError, ValueError):
-                kpis = {}
+            # A KPI that cannot be computed is an error of the run, not an empty dict.
+            kpis = {k: float(v) for k, v in result.kpis().items()}
             run_id = getattr(result, "run_id", None)
             self.event_manager.publish(
                 SimulationResultEvent(

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
-from circman_kernel.errors import NotInitializedError, StateValidationError
-from circman_kernel.events import EventCategory, EventSeverity
+from circman_kernel.errors import (
+    ModelError,
+    NotInitializedError,
+    ParameterError,
+    StateValidationError,
+)
+from circman_kernel.events import EventCategory, EventSeverity, StateChangeEvent
 from circman_kernel.twin import DigitalTwin
+
+# Generous bound on waits between threads, so that a regression fails instead of hanging.
+WAIT_S = 10.0
 
 
 def test_initialization(config):
@@ -208,3 +217,127 @@ def test_diagnostics_include_twin_and_events():
     checks = {c.name: c for c in run_diagnostics(db=":memory:")}
     assert checks["digital_twin"].ok and "initialized, running" in checks["digital_twin"].detail
     assert checks["events"].ok and "round trip" in checks["events"].detail
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_publish_state_changes_flag(config, enabled):
+    cfg = config.with_overrides({"digital_twin.EVENT_NOTIFICATION.publish_state_changes": enabled})
+    twin = DigitalTwin(cfg)
+    twin.initialize()
+    twin.update({"system_status": "maintenance"})
+    twin.update({"system_status": "idle"})
+    changes = [e for e in twin.event_manager.get_events() if isinstance(e, StateChangeEvent)]
+    got = [(e.details["previous_state"], e.details["new_state"]) for e in changes]
+    assert got == ([("running", "maintenance"), ("maintenance", "idle")] if enabled else [])
+    assert twin.get_current_state()["system_status"] == "idle"  # the change itself happens
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_publish_simulation_results_flag(config, enabled):
+    cfg = config.with_overrides(
+        {"digital_twin.EVENT_NOTIFICATION.publish_simulation_results": enabled}
+    )
+    twin = DigitalTwin(cfg, seed=3)
+    twin.initialize()
+    result = twin.simulate(steps=3)
+    assert len(result) == 4
+    events = twin.event_manager.get_events(category="simulation")
+    assert len(events) == (1 if enabled else 0)
+    if enabled:
+        assert events[0].details["steps"] == 3
+        assert events[0].details["kpis"] == pytest.approx(result.kpis())
+
+
+@pytest.mark.parametrize("error", [ParameterError, ModelError])
+def test_kpi_failure_raises_instead_of_publishing_empty_kpis(twin, monkeypatch, error):
+    from circman_kernel.simulation import SimulationResult
+
+    def broken(self):
+        raise error("KPI output_modules: the trajectory has a NaN production rate")
+
+    monkeypatch.setattr(SimulationResult, "kpis", broken)
+    with pytest.raises(error, match="output_modules"):
+        twin.simulate(steps=2)
+    assert twin.event_manager.get_events(category="simulation") == []
+
+
+def _in_thread(fn, *args):
+    out = {}
+
+    def run():
+        try:
+            out["result"] = fn(*args)
+        except Exception as exc:  # handed to the test thread, which asserts on it
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_a_blocked_subscriber_does_not_stall_another_threads_update(twin):
+    entered, release = threading.Event(), threading.Event()
+    seen = []
+
+    def slow(event):
+        seen.append(event.details["parameter"])
+        entered.set()
+        release.wait(WAIT_S)
+
+    twin.event_manager.subscribe(slow, category="threshold")
+    a, a_out = _in_thread(twin.update, {"production_line": {"temperature": 31.0}})
+    try:
+        assert entered.wait(WAIT_S)  # thread A is inside the handler
+        b, b_out = _in_thread(twin.update, {"environment": {"humidity": 20.0}})
+        b.join(WAIT_S)
+        b_finished_while_blocked = not b.is_alive()
+    finally:
+        release.set()
+    a.join(WAIT_S)
+    assert b_finished_while_blocked and b_out == {"result": True}
+    assert a_out == {"result": True}
+    assert twin.get_current_state()["environment"]["humidity"] == 20.0
+    # B's event is delivered after A's, by A's thread once the handler returned: in order
+    assert seen == ["production_line.temperature", "environment.humidity"]
+
+
+class _GatedStore:
+    """A store whose writes wait until ``gate`` is set (a slow database)."""
+
+    def __init__(self):
+        self.gate = threading.Event()
+        self.gate.set()
+        self.writing = threading.Event()
+        self.rows = []
+
+    def save_events(self, rows):
+        self.writing.set()
+        self.gate.wait(WAIT_S)
+        self.rows.extend(rows)
+        return len(rows)
+
+
+def test_a_slow_store_does_not_stall_another_threads_update(config):
+    store = _GatedStore()
+    twin = DigitalTwin(config, store=store)
+    twin.event_manager.batch_size = 1  # every event is due at once
+    twin.initialize()
+    assert [r["category"] for r in store.rows] == ["system"]
+    store.gate.clear()
+    store.writing.clear()
+    a, a_out = _in_thread(twin.update, {"production_line": {"temperature": 31.0}})
+    try:
+        assert store.writing.wait(WAIT_S)  # thread A is inside save_events
+        b, b_out = _in_thread(twin.update, {"environment": {"humidity": 20.0}})
+        b.join(WAIT_S)
+        b_finished_while_blocked = not b.is_alive()
+    finally:
+        store.gate.set()
+    a.join(WAIT_S)
+    assert b_finished_while_blocked and b_out == {"result": True} and a_out == {"result": True}
+    twin.close()  # B's event waited for A's write to finish; close writes it
+    assert [r["details"].get("parameter") for r in store.rows] == [
+        None,
+        "production_line.temperature",
+        "environment.humidity",
+    ]
