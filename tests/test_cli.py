@@ -78,6 +78,80 @@ def test_library_adds_no_logging_handlers() -> None:
     assert logging.getLogger("circman").handlers == []
 
 
+DEBUG_LINE = "circman DEBUG: circman diagnostics: log level DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "shown"),
+    [
+        (["--log-level", "debug"], None, True),
+        (["--log-level", "WARNING"], None, False),
+        ([], "DEBUG", True),
+        ([], "warning", False),
+        ([], None, False),
+        (["--log-level", "WARNING"], "DEBUG", False),  # the flag wins over $LOG_LEVEL
+    ],
+)
+def test_log_level_flag_and_env(capsys, monkeypatch, tmp_path, flag, env, shown) -> None:
+    if env is None:
+        monkeypatch.delenv("LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("LOG_LEVEL", env)
+    assert main([*flag, "--db", str(tmp_path / "l.duckdb"), "diagnostics", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert (DEBUG_LINE in err) is shown
+    # INFO lines (the new store's migration) show at DEBUG and never at WARNING
+    assert ("circman.store INFO: " in err) is shown
+
+
+def test_log_level_works_when_root_already_has_handlers(capsys, tmp_path) -> None:
+    # In-process main() (a notebook, pytest): logging.basicConfig would do nothing here.
+    import io
+
+    root_out = io.StringIO()
+    root_handler = logging.StreamHandler(root_out)
+    root = logging.getLogger()
+    root.addHandler(root_handler)
+    circman_logger = logging.getLogger("circman")
+    before = (circman_logger.level, circman_logger.propagate, list(circman_logger.handlers))
+    try:
+        for i in range(3):
+            db = str(tmp_path / f"r{i}.duckdb")
+            assert main(["--log-level", "DEBUG", "--db", db, "diagnostics", "--json"]) == 0
+            err = capsys.readouterr().err
+            assert err.count(DEBUG_LINE) == 1  # one handler, however often main() runs
+    finally:
+        root.removeHandler(root_handler)
+    assert root_out.getvalue() == ""  # not printed twice through the root logger
+    after = (circman_logger.level, circman_logger.propagate, list(circman_logger.handlers))
+    assert after == before  # main() leaves the logger as it found it
+
+
+def test_bad_log_level_env_is_a_usage_error(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "chatty")
+    with pytest.raises(SystemExit) as info:
+        main(["diagnostics"])
+    assert info.value.code == 2
+    assert "LOG_LEVEL='CHATTY' is not a logging level" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("level", "shown"), [("DEBUG", True), ("WARNING", False)])
+def test_log_level_env_in_a_subprocess(tmp_path, level, shown) -> None:
+    env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "s.duckdb"), "LOG_LEVEL": level}
+    proc = subprocess.run(
+        [sys.executable, "-m", "circman_kernel.cli", "diagnostics"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (DEBUG_LINE in proc.stderr) is shown
+    if not shown:
+        assert proc.stderr == ""
+
+
 def test_console_script_runs_in_a_subprocess(tmp_path) -> None:
     env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "sub.duckdb"), "LOG_LEVEL": "INFO"}
     proc = subprocess.run(

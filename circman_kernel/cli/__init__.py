@@ -14,12 +14,15 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from circman_kernel import __version__
 from circman_kernel.errors import CircmanError
 
 COMMAND_MODULES = ("core", "runs", "simulate", "lca", "optimize", "dashboard")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 
 log = logging.getLogger("circman")
 
@@ -34,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"circman {__version__}")
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("LOG_LEVEL", "WARNING"),
+        default=None,
         type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        choices=LOG_LEVELS,
         help="logging level on stderr (default: $LOG_LEVEL or WARNING)",
     )
     parser.add_argument(
@@ -52,26 +55,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def logging_to_stderr(level: str) -> Iterator[logging.Handler]:
+    """Send the ``circman`` loggers' records at ``level`` and above to stderr for a block.
+
+    Unlike ``logging.basicConfig`` this works when the root logger already has handlers
+    (a notebook, pytest, an embedding application): the level and one stderr handler go
+    on the ``circman`` logger itself, which stops propagating meanwhile so no record is
+    printed twice. Afterwards the logger is as it was, so calling :func:`main` again (or
+    in-process) never piles up handlers.
+    """
+    logger = logging.getLogger("circman")
+    handler = logging.StreamHandler(sys.stderr)  # the current stderr (pytest swaps it)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    saved = logger.level, logger.propagate
+    logger.setLevel(level)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        handler.close()
+
+
+def _log_level(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    if args.log_level is not None:
+        return args.log_level
+    env = os.environ.get("LOG_LEVEL", "").strip().upper()
+    if env and env not in LOG_LEVELS:
+        parser.error(
+            f"LOG_LEVEL={env!r} is not a logging level; use one of {', '.join(LOG_LEVELS)}"
+        )
+    return env or "WARNING"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``circman`` command; return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=args.log_level,
-        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
-    )
+    level = _log_level(parser, args)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except CircmanError as exc:
-        print(f"circman {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with logging_to_stderr(level):
+        log.debug("circman %s: log level %s, config %s, db %s", args.command, level,
+                  args.config_dir or "default", args.db or "default")  # fmt: skip
+        try:
+            return int(args.func(args) or 0)
+        except CircmanError as exc:
+            print(f"circman {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
