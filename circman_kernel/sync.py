@@ -11,7 +11,6 @@ A :class:`Synchronizer` applies them to a twin either as fast as possible
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import logging
 import math
@@ -27,7 +26,6 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from circman_kernel.errors import (
-    CircmanError,
     DataSourceError,
     ParameterError,
     StateValidationError,
@@ -487,7 +485,12 @@ class Synchronizer:
 
     # -- real time ----------------------------------------------------------------------
     async def run_realtime(self, max_updates: int | None = None) -> int:
-        """Apply readings paced at :attr:`frequency` [Hz] until stopped or exhausted."""
+        """Apply readings paced at :attr:`frequency` [Hz] until stopped or exhausted.
+
+        Any error from the source or the twin stops the run: it is kept in :attr:`error`
+        (``status()["error"]`` gives its type and message), published as an ``error``
+        event and raised.
+        """
         loop = asyncio.get_running_loop()
         period = 1.0 / self.frequency
         next_t = loop.time()
@@ -505,15 +508,15 @@ class Synchronizer:
                     break
                 next_t += period
                 await asyncio.sleep(max(0.0, next_t - loop.time()))
-        except (CircmanError, ValueError) as exc:
+        except Exception as exc:
             self.error = exc
             self.twin.event_manager.publish(
                 Event(
                     category=EventCategory.ERROR,
                     severity=EventSeverity.ERROR,
                     source=f"sync:{self.source.name}",
-                    message=f"synchronisation stopped: {exc}",
-                    details={"error": type(exc).__name__},
+                    message=f"synchronisation stopped: {type(exc).__name__}: {exc}",
+                    details={"error": type(exc).__name__, "message": str(exc)},
                 )
             )
             raise
@@ -523,7 +526,9 @@ class Synchronizer:
         """Start real-time synchronisation without blocking; return the task or thread.
 
         In a running event loop (a Jupyter kernel) a task is scheduled on it; otherwise a
-        daemon thread runs its own loop. Stop with :meth:`stop`.
+        daemon thread runs its own loop. Stop with :meth:`stop`. An error stops either: it
+        is in :attr:`error` and ``status()["error"]``, and published as an ``error`` event
+        (a thread has no caller to raise it to; a task raises it when awaited).
         """
         if self.running:
             raise ParameterError("synchroniser already running; call stop() first", name="start")
@@ -540,9 +545,13 @@ class Synchronizer:
             return self._task
 
         def _target() -> None:
-            # The error is kept in self.error and published as an error event.
-            with contextlib.suppress(CircmanError, ValueError):
+            # A thread has no caller to raise to: the error stays in self.error (status) and
+            # run_realtime has published it as an error event; the thread then ends.
+            try:
                 asyncio.run(self.run_realtime(max_updates))
+            except Exception as exc:
+                if exc is not self.error:  # e.g. the error event itself could not be stored
+                    self.error = exc  # chained to the first error (__context__)
 
         self._thread = threading.Thread(target=_target, name="circman-sync", daemon=True)
         self._thread.start()
@@ -580,5 +589,5 @@ class Synchronizer:
             "elapsed_s": elapsed,
             "last_timestamp": self._last_timestamp,
             "exhausted": self.source.exhausted,
-            "error": None if self.error is None else str(self.error),
+            "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
         }

@@ -21,6 +21,7 @@ from circman_kernel.sync import (
 from circman_kernel.twin import DigitalTwin
 
 SAMPLE = data_dir() / "sample_shift.csv"
+WAIT_S = 10.0  # bound on waiting for a thread, so that a regression fails instead of hanging
 
 
 def _last_row() -> dict[str, str]:
@@ -193,3 +194,44 @@ def test_replay_recorded_as_run(store, config):
 def test_nest_and_flatten_are_inverse():
     flat = {"a.b.c": 1.0, "a.d": "x", "e": None}
     assert flatten_state(nest_dotted(flat)) == flat
+
+
+class _UnpluggedSensor:
+    """Two readings, then the driver fails with an error that is not a CircmanError."""
+
+    name = "unplugged"
+    exhausted = False
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        if self.reads > 2:
+            raise RuntimeError("sensor unplugged")
+        return {"production_line": {"temperature": 22.0 + self.reads}}
+
+
+@pytest.mark.parametrize("mode", ["thread", "task"])
+def test_realtime_records_any_error_and_stops(twin, mode):
+    sync = Synchronizer(twin, _UnpluggedSensor(), frequency=500.0)
+    if mode == "thread":
+        thread = sync.start()
+        thread.join(WAIT_S)
+        assert not thread.is_alive()
+    else:
+
+        async def main():
+            task = sync.start()
+            with pytest.raises(RuntimeError, match="sensor unplugged"):
+                await task
+
+        asyncio.run(main())
+    assert not sync.running
+    status = sync.status()
+    assert status["error"] == "RuntimeError: sensor unplugged"
+    assert status["updates"] == 2 and isinstance(sync.error, RuntimeError)
+    assert twin.get_current_state()["production_line"]["temperature"] == 24.0
+    errors = twin.event_manager.get_events(category="error")
+    assert [e.details["error"] for e in errors] == ["RuntimeError"]
+    assert errors[0].message == "synchronisation stopped: RuntimeError: sensor unplugged"
