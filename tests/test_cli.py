@@ -71,11 +71,58 @@ def test_circman_errors_become_one_line_and_exit_two(capsys, tmp_path) -> None:
     assert "Traceback" not in err
 
 
-def test_library_adds_no_logging_handlers() -> None:
-    import circman_kernel.config
-    import circman_kernel.diagnostics  # noqa: F401
+IMPORT_EVERY_MODULE = """
+import importlib, json, logging, os, pkgutil
+import circman_kernel
 
-    assert logging.getLogger("circman").handlers == []
+root = logging.getLogger()
+before = (list(root.handlers), root.level)
+imported = []
+for info in pkgutil.walk_packages(circman_kernel.__path__, "circman_kernel."):
+    if info.name == "circman_kernel.cli.__main__":
+        continue  # `python -m circman_kernel.cli`: importing it runs the command
+    importlib.import_module(info.name)
+    imported.append(info.name)
+loggers = {
+    name: [repr(h) for h in logger.handlers]
+    for name, logger in logging.root.manager.loggerDict.items()
+    if name.split(".")[0] == "circman" and isinstance(logger, logging.Logger)
+}
+loggers["circman"] = [repr(h) for h in logging.getLogger("circman").handlers]
+print(json.dumps({
+    "imported": imported,
+    "root_unchanged": (list(root.handlers), root.level) == before,
+    "root_handlers": [repr(h) for h in root.handlers],
+    "circman_handlers": {k: v for k, v in loggers.items() if v},
+}))
+"""
+
+
+def test_library_adds_no_logging_handlers(tmp_path) -> None:
+    # Every module, imported in a fresh interpreter from an empty working directory: the
+    # library configures no logging and writes no file (logs/, JSON) where it runs.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "LOG_LEVEL"}
+    env["CIRCMAN_DB"] = str(tmp_path / "db" / "circman.duckdb")
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_MODULE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    modules = set(out["imported"])
+    assert {"circman_kernel.config", "circman_kernel.cli", "circman_kernel.apps.lca"} <= modules
+    assert len(modules) >= 40  # the walk really went through the package
+    assert out["root_unchanged"], out["root_handlers"]
+    assert out["root_handlers"] == []
+    assert out["circman_handlers"] == {}
+    assert sorted(p.relative_to(cwd).as_posix() for p in cwd.rglob("*")) == []
+    assert not (tmp_path / "db").exists()
 
 
 DEBUG_LINE = "circman DEBUG: circman diagnostics: log level DEBUG"

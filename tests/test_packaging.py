@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 
+import pytest
 import yaml
 from conftest import REPO
+
+import circman_kernel
 
 
 def _name(requirement: str) -> str:
@@ -52,3 +57,71 @@ def test_every_dependency_is_pinned_in_the_lock() -> None:
     }
     missing = set(_pyproject_requirements()) - pinned
     assert not missing, f"not pinned in requirements.lock (run `make lock`): {missing}"
+
+
+# The manual's section 16.2: every public class and the methods it lists.
+MANUAL_API = {
+    "DigitalTwin": [
+        "initialize", "update", "simulate", "get_current_state", "get_state_history",
+        "save_state", "load_state",
+    ],
+    "StateManager": [
+        "set_state", "update_state", "get_current_state", "get_history", "get_state_at_time",
+        "clear_history", "validate_state", "export_state", "import_state",
+    ],
+    "EventManager": [  # the manual's event_manager
+        "subscribe", "unsubscribe", "publish", "get_events", "acknowledge_event",
+        "clear_events",
+    ],
+    "Event": [],
+    "SimulationEngine": [],
+    "ScenarioManager": [],
+    "AIIntegration": [
+        "extract_parameters_from_state", "predict_outcomes", "optimize_parameters",
+        "apply_optimized_parameters", "generate_optimization_report",
+        "train_model_from_digital_twin",
+    ],
+    "ManufacturingModel": [
+        "train_optimization_model", "predict_batch_outcomes", "save_model", "load_model",
+    ],
+    "ProcessOptimizer": [
+        "optimize_process_parameters", "optimize_for_efficiency", "optimize_for_quality",
+    ],
+    "LCAIntegration": [
+        "extract_material_data_from_state", "extract_energy_data_from_state",
+        "perform_lca_analysis", "compare_scenarios", "simulate_lca_improvements",
+        "generate_lca_report",
+    ],
+    "LCAAnalyzer": [
+        "perform_full_lca", "calculate_manufacturing_impact", "calculate_use_phase_impact",
+        "calculate_end_of_life_impact",
+    ],
+    "LifeCycleImpact": [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(MANUAL_API))
+def test_manual_class_is_public_at_the_top_level(name: str) -> None:
+    assert name in circman_kernel.__all__
+    cls = getattr(circman_kernel, name)
+    assert isinstance(cls, type) and cls.__name__ == name
+    missing = [m for m in MANUAL_API[name] if not callable(getattr(cls, m, None))]
+    assert missing == [], f"{name} lacks the manual's {missing}"
+
+
+def test_top_level_imports_in_a_fresh_interpreter() -> None:
+    # `from circman_kernel import X` goes through the lazy module __getattr__: check it
+    # from nothing, with every name of __all__ (a star import).
+    code = (
+        "import circman_kernel\n"
+        "from circman_kernel import *\n"
+        f"from circman_kernel import {', '.join(sorted(MANUAL_API))}\n"
+        "missing = [n for n in circman_kernel.__all__ if n not in globals()]\n"
+        "assert not missing, missing\n"
+        "print(len(circman_kernel.__all__))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == len(circman_kernel.__all__)
