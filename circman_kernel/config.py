@@ -469,13 +469,21 @@ class ParetoSettings(_Section):
 class OptimizationFile(_Section):
     """Contents of ``optimization.json``.
 
-    ``OBJECTIVE_WEIGHTS`` are the manual's weights of the scalar objective (lower is
-    better): ``-100 * efficiency + 0.1 * energy + 1000 * defect_rate``.
+    ``OBJECTIVE_WEIGHTS`` weigh the scalar objective (lower is better): the manual's
+    ``-100 * efficiency + 0.1 * energy_used + 1000 * defect_rate`` and
+    ``-10 * output_amount`` [per module/h], so that output is not traded away for nothing
+    (the line's efficiency does not see the cycle time); -10 per module/h is the
+    manual's efficiency weight at the nominal 10 modules/h.
     ``DEFAULT_CONSTRAINTS`` add to (and override) ``AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS``.
     """
 
     OBJECTIVE_WEIGHTS: FrozenMap(str, float) = Field(
-        default_factory=lambda: {"efficiency": -100.0, "energy_used": 0.1, "defect_rate": 1000.0}
+        default_factory=lambda: {
+            "efficiency": -100.0,
+            "energy_used": 0.1,
+            "defect_rate": 1000.0,
+            "output_amount": -10.0,
+        }
     )
     # The manual's energy_used bound (10, 100) kW cannot hold on the default line (power
     # starts at 120.5 kW and rises while running), so the default widens it to the twin's

@@ -22,7 +22,7 @@ import importlib.util
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -208,6 +208,19 @@ def _optimise(ctx: DemoContext) -> None:
             else ""
         )
     )
+    if result.honesty is not None:
+        b, a = result.honesty.simulated_before, result.honesty.simulated_after
+        ctx.say(
+            f"  process model: output {b['output_amount']:.2f} -> {a['output_amount']:.2f} "
+            f"modules/h, energy per good module {_kwh_per_good_module(b):.2f} -> "
+            f"{_kwh_per_good_module(a):.2f} kWh"
+        )
+
+
+def _kwh_per_good_module(kpis: Mapping[str, float]) -> float:
+    """Energy per defect-free module [kWh] = power [kW] / good output [modules/h]."""
+    good = kpis["output_amount"] * (1.0 - kpis["defect_rate"])
+    return kpis["energy_used"] / good if good > 0 else math.inf
 
 
 def _lca(ctx: DemoContext) -> None:

@@ -14,6 +14,13 @@ A constraint key naming a model input is a bound; a key naming an outcome
 priority: ``AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS``, ``optimization.json``
 ``DEFAULT_CONSTRAINTS`` and the call's ``constraints``.
 
+The ``"weighted"`` objective is :math:`f = \\sum_k w_k \\hat y_k` with the weights of
+``OBJECTIVE_WEIGHTS``: the manual's ``-100 efficiency + 0.1 energy_used + 1000 defect_rate``
+(section 7.3) and ``-10 output_amount`` [per module/h]. Without the output term the
+objective is flat in every setting while the line stays in its temperature band (efficiency
+and defects depend on the temperature only, the power draw on nothing the operator sets),
+so the surrogate's fitting error alone would decide, and it halved the output.
+
 Every optimum then goes through an honesty check: the physics process model is re-run
 (seeded Monte Carlo, common random numbers) at the start and at the optimum, and the
 predicted gain is compared with the simulated one. A gain the simulation does not show
@@ -248,7 +255,17 @@ class _Evaluator:
 def objective_values(
     objective: str, weights: Mapping[str, float], targets: tuple[str, ...], Y: np.ndarray
 ) -> np.ndarray:
-    """Return the objective (lower is better) for each row of predicted outcomes ``Y``."""
+    """Return the objective (lower is better) for each row of outcomes ``Y``.
+
+    ``"weighted"``: :math:`\\sum_k w_k Y_k` over ``weights`` (outcome -> weight, e.g.
+    ``OBJECTIVE_WEIGHTS``); ``"efficiency"``: :math:`-\\eta`; ``"quality"``: the defect rate.
+
+    >>> w = {"efficiency": -100.0, "energy_used": 0.1, "defect_rate": 1000.0,
+    ...      "output_amount": -10.0}
+    >>> targets = ("output_amount", "energy_used", "efficiency", "defect_rate")
+    >>> objective_values("weighted", w, targets, np.array([[9.0, 120.0, 0.92, 0.02]]))
+    array([-150.])
+    """
     if objective == "weighted":
         return sum(w * Y[:, targets.index(k)] for k, w in weights.items())
     if objective == "efficiency":

@@ -45,7 +45,8 @@ def test_optimize_prints_before_after_and_honesty_and_stores(
     out = capsys.readouterr().out
     assert code == 0
     assert "target_temperature" in out and "simulated_after" in out
-    assert "honesty check: REPRODUCED" in out or "honesty check: NOT REPRODUCED" in out
+    # the hot line (28.5 degC) cooled back into its band: the physics shows the gain
+    assert "honesty check: REPRODUCED" in out
     run_id = out.strip().splitlines()[-1].split()[-1]
     run = RunStore(db_path).get_run(run_id)
     assert run["kind"] == "optimization"
@@ -56,9 +57,16 @@ def test_optimize_json_reports_the_verdict(db_path: Path, capsys: pytest.Capture
     code = main(["--db", str(db_path), "optimize", "--json", "--no-store"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert data["verdict"] in {"reproduced", "not reproduced", "no gain claimed"}
+    # The default line: a shorter cycle (30 -> 20 s, its lower bound) raises the output
+    # the process model simulates from 9.0 to 9.2 modules/h (ramp-limited over the batch)
+    # and nothing else; the weighted objective's output term (-10 per module/h) gains 2.
+    assert data["verdict"] == "reproduced"
     assert data["run_id"] is None
-    assert 20.0 <= data["params"]["cycle_time"] <= 60.0
+    assert data["params"]["cycle_time"] == pytest.approx(20.0)
+    honesty = data["honesty"]
+    assert honesty["simulated_before"]["output_amount"] == pytest.approx(9.0)
+    assert honesty["simulated_after"]["output_amount"] == pytest.approx(9.2)
+    assert data["simulated_improvement"] == pytest.approx(2.0)
 
 
 def test_pareto_prints_a_front(capsys: pytest.CaptureFixture) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -201,6 +202,14 @@ def test_demo_in_process_on_memory_store_reports_every_step() -> None:
     assert float(base[i]) > 0.0
     assert float(base[i + 3]) == 0.0  # carbon_kg_pct of the baseline against itself
     assert float(fault[i]) != float(base[i])  # a hot line changes the carbon
+    # The weighted optimum (output valued) is one the process model reproduces.
+    assert re.search(r"honesty check: surrogate predicts \+[\d.]+, process model gives "
+                     r"\+[\d.]+ -> reproduced", text)  # fmt: skip
+    found = re.search(r"output ([\d.]+) -> ([\d.]+) modules/h, energy per good module "
+                      r"([\d.]+) -> ([\d.]+) kWh", text)  # fmt: skip
+    assert found is not None, text
+    out_before, out_after, kwh_before, kwh_after = map(float, found.groups())
+    assert out_after > out_before and kwh_after < kwh_before
 
 
 def test_scenario_summary_fails_loudly_on_a_missing_column() -> None:

@@ -22,9 +22,10 @@ def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CIRCMAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-# A surface with a known optimum. With OBJECTIVE_WEIGHTS (-100, 0.1, 1000):
-#   f = -100 (0.9 - 0.001 (x - 30)^2) + 0.1 (40 + 2 (y - 4)^2) + 1000 * 0.02
-#     = -66 + 0.1 (x - 30)^2 + 0.2 (y - 4)^2       -> minimum -66 at x = 30, y = 4.
+# A surface with a known optimum. With OBJECTIVE_WEIGHTS (-100, 0.1, 1000, output -10):
+#   f = -100 (0.9 - 0.001 (x - 30)^2) + 0.1 (40 + 2 (y - 4)^2) + 1000 * 0.02 - 10 * 9
+#     = -156 + 0.1 (x - 30)^2 + 0.2 (y - 4)^2       -> minimum -156 at x = 30, y = 4.
+# The output is a constant 9 modules/h here, so it moves f but not the optimum.
 # defect_rate = 0.002 x (0.04 .. 0.12 over x in [20, 60]) makes quality constraints bite.
 def truth(frame: pd.DataFrame) -> pd.DataFrame:
     x, y = frame["cycle_time"].to_numpy(), frame["y"].to_numpy()
@@ -33,6 +34,7 @@ def truth(frame: pd.DataFrame) -> pd.DataFrame:
             "efficiency": 0.9 - 0.001 * (x - 30) ** 2,
             "energy_used": 40 + 2 * (y - 4) ** 2,
             "defect_rate": np.full(len(x), 0.02) if "flat" in frame.attrs else 0.002 * x,
+            "output_amount": np.full(len(x), 9.0),
         }
     )
 
@@ -67,7 +69,7 @@ def test_weighted_optimum_found_by_l_bfgs_b(config, flat_model) -> None:
     assert params["cycle_time"] == pytest.approx(30.0, abs=0.05)
     assert params["y"] == pytest.approx(4.0, abs=0.05)
     res = opt.last_result_
-    assert res.objective_after == pytest.approx(-66.0, abs=1e-3)
+    assert res.objective_after == pytest.approx(-156.0, abs=1e-3)
     assert res.solver["starts"][0]["method"] == "L-BFGS-B"
     # The honesty check replays the true function: gain = f(50, 9) - f(30, 4) = 40 + 5.
     assert res.honesty.verdict == "reproduced"
@@ -314,6 +316,66 @@ def test_hot_line_optimum_is_reproduced_by_the_process_model(config, process_mod
     assert 18.0 <= params["target_temperature"] <= 27.0  # back inside the band
     assert res.honesty.verdict == "reproduced"
     assert res.honesty.simulated_after["efficiency"] > res.honesty.simulated_before["efficiency"]
+
+
+DEFAULT_LINE = {"temperature": 22.5, "energy_consumption": 120.5, "production_rate": 8.3}
+DEFAULT_SETTINGS = {"target_temperature": 22.5, "temperature_regulation": 0.1, "cycle_time": 30.0}
+
+
+def test_default_weights_keep_the_manual_terms_and_value_output(config) -> None:
+    weights = dict(config.optimization.OBJECTIVE_WEIGHTS)
+    # the manual's section 7.3 objective, term by term, and the output it leaves out
+    assert weights == {
+        "efficiency": -100.0,
+        "energy_used": 0.1,
+        "defect_rate": 1000.0,
+        "output_amount": -10.0,
+    }
+    from circman_kernel.config import default_config
+
+    assert dict(default_config().optimization.OBJECTIVE_WEIGHTS) == weights
+
+
+def test_trading_output_for_nothing_is_penalised_by_the_default_objective(config) -> None:
+    from circman_kernel.optimize import objective_values
+    from circman_kernel.surrogate_data import simulate_outcomes
+
+    # The old default optimum: cycle 30 -> 60 s with the line in its temperature band.
+    # Efficiency, defects and power do not move, the output halves (rate 10 * 30/c * 0.92,
+    # ramped by 0.2 modules/h per step from 8.3).
+    frame = pd.DataFrame([{**DEFAULT_LINE, **DEFAULT_SETTINGS, "cycle_time": c} for c in (30, 60)])
+    sim = simulate_outcomes(frame, seed=0, iterations=4, config=config)
+    targets = ("output_amount", "energy_used", "efficiency", "defect_rate")
+    f = objective_values(
+        "weighted", config.optimization.OBJECTIVE_WEIGHTS, targets, sim[list(targets)].to_numpy()
+    )
+    at30, at60 = f[sim["row"].to_numpy() == 0], f[sim["row"].to_numpy() == 1]
+    assert sim.loc[sim["row"] == 0, "output_amount"].to_numpy() == pytest.approx(9.0)
+    assert sim.loc[sim["row"] == 1, "output_amount"].to_numpy() == pytest.approx(4.6)
+    assert at60 - at30 == pytest.approx(10.0 * (9.0 - 4.6))  # worse by the lost output
+
+
+def test_default_weighted_optimum_is_reproduced_on_the_default_line(config, process_model) -> None:
+    opt = ProcessOptimizer(process_model, config, seed=0)
+    res = opt.optimize_detailed("weighted", DEFAULT_SETTINGS, fixed=DEFAULT_LINE)
+    h = res.honesty
+    # A shorter cycle raises the target rate (10 * 30/20 * 0.92 = 13.8 modules/h); over the
+    # 8-step batch the 0.2 modules/h ramp from 8.3 allows a mean of 9.2 instead of 9.0.
+    assert res.params["cycle_time"] == pytest.approx(20.0, abs=1e-6)  # its lower bound
+    assert h.simulated_before["output_amount"] == pytest.approx(9.0)
+    assert h.simulated_after["output_amount"] == pytest.approx(9.2)
+    for kpi in ("efficiency", "defect_rate", "energy_used"):  # in band: nothing else moves
+        assert h.simulated_after[kpi] == pytest.approx(h.simulated_before[kpi])
+    assert h.simulated_improvement == pytest.approx(10.0 * 0.2)
+    sigma = config.optimization.SOLVER.honesty_sigma
+    assert h.simulated_improvement > sigma * h.simulated_improvement_se
+    assert res.predicted_improvement > 0.0
+    assert h.verdict == "reproduced" and res.out_of_training_range == ()
+
+    def energy_per_good_module(k):  # [kWh/module] = kW / (modules/h)
+        return k["energy_used"] / (k["output_amount"] * (1.0 - k["defect_rate"]))
+
+    assert energy_per_good_module(h.simulated_after) < energy_per_good_module(h.simulated_before)
 
 
 def test_pareto_front_is_non_dominated_and_uses_the_lca(config, process_model) -> None:
