@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import duckdb
 import pytest
 from conftest import REPO
 
@@ -24,11 +25,28 @@ def test_version(capsys) -> None:
     assert __version__ == "0.1.0"
 
 
+ALL_CHECKS = ["config", "store", "digital_twin", "events"]
+
+
+def _json_checks(capsys) -> tuple[dict[str, dict], str]:
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert [r["check"] for r in rows] == ALL_CHECKS
+    return {r["check"]: r for r in rows}, out.err
+
+
 def test_diagnostics_pass_on_a_good_setup(capsys, tmp_path) -> None:
-    assert main(["--db", str(tmp_path / "ok.duckdb"), "diagnostics", "--json"]) == 0
-    checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)}
-    assert {"config", "store"} <= set(checks)
-    assert all(c["status"] == "ok" for c in checks.values())
+    db = tmp_path / "ok.duckdb"
+    assert main(["--db", str(db), "diagnostics", "--json"]) == 0
+    checks, err = _json_checks(capsys)
+    assert {name: c["status"] for name, c in checks.items()} == dict.fromkeys(ALL_CHECKS, "ok")
+    assert err == ""
+    twin = checks["digital_twin"]["detail"]
+    assert "update production_line.temperature = 28 outside [18, 27]" in twin
+    assert "gave 1 threshold event" in twin
+    assert "events table round trip (through the bus)" in checks["events"]["detail"]
+    with duckdb.connect(str(db), read_only=True) as con:  # the probe event was removed
+        assert con.execute("SELECT count(*) FROM events").fetchone() == (0,)
 
 
 def test_diagnostics_fail_on_a_broken_config(capsys, tmp_path) -> None:
@@ -38,9 +56,69 @@ def test_diagnostics_fail_on_a_broken_config(capsys, tmp_path) -> None:
     status = main(["--config-dir", str(folder), "diagnostics"])
     out = capsys.readouterr()
     assert status != 0
-    assert "config" in out.err
-    row = next(line for line in out.out.splitlines() if line.strip().startswith("config"))
-    assert "FAILED" in row and "malformed JSON" in row
+    assert "diagnostics failed: config (skipped: digital_twin, events)" in out.err
+    rows = {line.split()[0]: line for line in out.out.splitlines()[1:]}
+    assert set(rows) == set(ALL_CHECKS)
+    assert "FAILED" in rows["config"] and "malformed JSON" in rows["config"]
+    for name in ("digital_twin", "events"):  # they name the part at fault, not its error
+        assert "skipped (config failed)" in rows[name]
+        assert "FAILED" not in rows[name] and "malformed" not in rows[name]
+
+
+def test_diagnostics_json_marks_dependent_checks_skipped(capsys, tmp_path) -> None:
+    folder = tmp_path / "cfg"
+    shutil.copytree(REPO / "configs", folder)
+    (folder / "optimization.json").unlink()
+    db = str(tmp_path / "d.duckdb")
+    assert main(["--config-dir", str(folder), "--db", db, "diagnostics", "--json"]) == 1
+    checks, _ = _json_checks(capsys)
+    assert [checks[n]["status"] for n in ALL_CHECKS] == ["FAILED", "ok", "skipped", "skipped"]
+    assert checks["digital_twin"]["detail"] == "skipped (config failed)"
+    assert checks["events"]["detail"] == "skipped (config failed)"
+
+
+def test_diagnostics_twin_check_finds_a_twin_that_misses_breaches(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    from circman_kernel.twin import DigitalTwin
+
+    monkeypatch.setattr(DigitalTwin, "_check_thresholds", lambda self, *a, **k: None)
+    assert main(["--db", str(tmp_path / "t.duckdb"), "diagnostics", "--json"]) == 1
+    checks, err = _json_checks(capsys)
+    assert checks["digital_twin"]["status"] == "FAILED"
+    assert "gave 0 threshold events (expected 1)" in checks["digital_twin"]["detail"]
+    assert checks["events"]["status"] == "ok"
+    assert "diagnostics failed: digital_twin" in err
+
+
+def test_diagnostics_twin_check_starts_from_the_loaded_config(capsys, tmp_path) -> None:
+    folder = tmp_path / "cfg"
+    shutil.copytree(REPO / "configs", folder)
+    path = folder / "digital_twin.json"
+    data = json.loads(path.read_text())
+    data["SIMULATION_PARAMETERS"]["target_temperature"] = 25.0
+    data["PARAMETER_THRESHOLDS"] = {"environment.humidity": [30.0, 95.0]}
+    data["EVENT_NOTIFICATION"]["publish_threshold_breaches"] = False
+    path.write_text(json.dumps(data))
+    db = str(tmp_path / "c.duckdb")
+    assert main(["--config-dir", str(folder), "--db", db, "diagnostics", "--json"]) == 0
+    checks, _ = _json_checks(capsys)
+    # 95 + 6.5 % RH would pass the physical 100: the check goes below the band instead;
+    # the twin started at the configured 25 degC (else: FAILED), breaches are not published
+    detail = checks["digital_twin"]["detail"]
+    assert "update environment.humidity = 23.5 outside [30, 95] gave 0 threshold event" in detail
+
+
+def test_diagnostics_events_check_finds_a_store_that_drops_events(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    from circman_kernel.store import RunStore
+
+    monkeypatch.setattr(RunStore, "save_events", lambda self, events: 0)
+    assert main(["--db", str(tmp_path / "e.duckdb"), "diagnostics", "--json"]) == 1
+    checks, _ = _json_checks(capsys)
+    assert checks["events"]["status"] == "FAILED"
+    assert checks["events"]["detail"] == "events table: the stored probe came back as []"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -61,7 +139,13 @@ def test_diagnostics_fail_on_an_unusable_store_path(capsys, tmp_path) -> None:
     checks = {c["check"]: c for c in json.loads(out.out)}
     assert checks["store"]["status"] == "FAILED"
     assert checks["config"]["status"] == "ok"
-    assert "store" in out.err
+    assert checks["digital_twin"]["status"] == "ok"
+    assert checks["events"] == {
+        "check": "events",
+        "status": "ok",
+        "detail": "publish + get_events round trip; store round trip skipped (store failed)",
+    }
+    assert "diagnostics failed: store" in out.err
 
 
 def test_circman_errors_become_one_line_and_exit_two(capsys, tmp_path) -> None:

@@ -34,8 +34,10 @@ def _diagnostics(args: argparse.Namespace) -> int:
     else:
         table = pd.DataFrame([c.to_dict() for c in checks])
         print(table.to_string(index=False))
-    failed = [c.name for c in checks if not c.ok]
-    if failed:
-        print(f"diagnostics failed: {', '.join(failed)}", file=sys.stderr)
+    failed = [c.name for c in checks if c.failed]
+    skipped = [c.name for c in checks if c.status == "skipped"]
+    if failed or skipped:
+        also = f" (skipped: {', '.join(skipped)})" if skipped else ""
+        print(f"diagnostics failed: {', '.join(failed) or 'none'}{also}", file=sys.stderr)
         return 1
     return 0
