@@ -376,11 +376,11 @@ _ALL: tuple[Exercise, ...] = (
         "04-1",
         "optimum_reproduced",
         NB04,
-        "Did the process model reproduce the improvement the surrogate predicted for "
-        "the weighted optimum?",
+        "Does the process model show a real gain (beyond its Monte Carlo noise) at the "
+        "weighted optimum, as the honesty check judges it?",
         boolean(
-            idea="Compare the predicted and the simulated improvement and read the verdict "
-            "of the honesty check."
+            idea="Read the verdict of the honesty check: it weighs the simulated gain "
+            "against its standard error, not against the size the surrogate promised."
         ),
         "always trust the physics re-run over the surrogate's promise.",
     ),

@@ -162,3 +162,28 @@ def test_sql_checks_run_the_query_on_the_check_store_and_report_failures() -> No
         "WHERE r.kind = 'simulation' AND d.value <= 0.021 ORDER BY e.value LIMIT 1"
     )
     assert teaching.check_sql_best_run(other).correct
+
+
+def test_notebook_04_checks_train_the_surrogate_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from circman_kernel.model import ManufacturingModel
+
+    trainings = []
+    train = ManufacturingModel.train_optimization_model
+
+    def counting(self, *args, **kwargs):
+        trainings.append(len(args[0]))
+        return train(self, *args, **kwargs)
+
+    monkeypatch.setattr(ManufacturingModel, "train_optimization_model", counting)
+    teaching_solutions.expected.cache_clear()
+    teaching_solutions._lab_model.cache_clear()
+    try:
+        reproduced = teaching_solutions.expected("04-1")
+        carbon = teaching_solutions.expected("04-2")
+    finally:  # leave no model trained by the counting wrapper behind for other tests
+        teaching_solutions.expected.cache_clear()
+        teaching_solutions._lab_model.cache_clear()
+    assert trainings == [2000]  # one surrogate on the 2,000-batch history, shared
+    # the default objective values output: the lab's weighted optimum is a real gain
+    assert reproduced is True
+    assert 0.0 < carbon < 1000.0
