@@ -414,7 +414,12 @@ class ProcessOptimizer:
             methods = (cfg.method, cfg.constrained_method)
         else:
             methods = (cfg.method,)
-        candidates, info = self._multistart(ev, problem, methods, cfg)
+        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+        # One BLAS thread: the solvers' vector work on a few variables only pays the
+        # threads' start-up, which on a loaded machine made L-BFGS-B some 20 x slower.
+        with threadpool_limits(limits=1, user_api="blas"):
+            candidates, info = self._multistart(ev, problem, methods, cfg)
         z_best, f_best = min(candidates, key=lambda c: c[1])
         x_best = ev.to_x(z_best)
         params = {v: float(x) for v, x in zip(problem.variables, x_best, strict=True)}
