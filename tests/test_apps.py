@@ -130,6 +130,33 @@ def test_in_a_kernel_work_runs_off_the_loop_and_drawing_on_it() -> None:
     assert not app.busy.active and not app.working
 
 
+def test_set_traces_sends_one_update_when_the_traces_keep_their_shape() -> None:
+    import plotly.graph_objects as go
+
+    from circman_kernel.apps._ui import set_traces
+
+    fig = make_figure(
+        [go.Bar(name="a", x=["p", "q"], y=[1, 2]), go.Bar(name="b", x=["p", "q"], y=[3, 4])],
+        x_title="KPI [-]",
+        y_title="Change [%]",
+    )
+    sent: list[str] = []
+    fig.observe(
+        lambda ch: sent.append(ch["name"]) if ch["new"] is not None else None,
+        names=["_py2js_update", "_py2js_restyle", "_py2js_addTraces", "_py2js_deleteTraces"],
+    )
+    set_traces(
+        fig, [go.Bar(name="c", x=["p", "q"], y=[5, 6]), go.Bar(name="d", x=["p", "q"], y=[7, 8])]
+    )
+    assert sent == ["_py2js_update"]  # one message: the page never sees a half-drawn figure
+    assert [t.name for t in fig.data] == ["c", "d"]
+    assert [list(t.y) for t in fig.data] == [[5, 6], [7, 8]]
+    sent.clear()
+    set_traces(fig, [go.Scatter(name="e", x=[0, 1], y=[9, 10])])  # new count and type
+    assert sent == ["_py2js_deleteTraces", "_py2js_addTraces"]
+    assert [(t.type, t.name, list(t.y)) for t in fig.data] == [("scatter", "e", [9, 10])]
+
+
 def test_figure_axes_need_units_and_kpi_card_formats() -> None:
     with pytest.raises(ParameterError, match="unit"):
         make_figure(x_title="Time", y_title="Power [kW]")

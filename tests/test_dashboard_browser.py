@@ -47,10 +47,13 @@ def browser(server):
 
 
 @pytest.fixture
-def page(browser, server):
+def page(browser, server, request):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     foreign: list[str] = []
+    console: list[str] = []  # kept as an artefact: what the page said, for a failed run
+    pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: console.append(f"page error: {e}"))
 
     def on_request(req) -> None:
         host = urlparse(req.url).hostname
@@ -61,6 +64,8 @@ def page(browser, server):
 
     pg.on("request", on_request)
     yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{request.node.name}.console.log").write_text("\n".join(console))
     ctx.close()
     assert foreign == [], f"requests left the machine: {foreign}"
 
@@ -87,33 +92,34 @@ def plot_data(page, index: int = 0) -> list:
     )
 
 
-def wait_data_change(page, before: list, index: int = 0, timeout_ms: int = 40_000) -> list:
+def wait_plot(page, index: int, predicate: str, what: str, timeout_ms: int = 40_000) -> list:
+    """Wait until figure ``index``'s data satisfies the JS ``predicate`` (over ``d``); return it.
+
+    Waiting for the expected figure, not for any change: a figure may pass through
+    intermediate states (traces removed, then added) on its way there.
+    """
     try:
-        _wait_change(page, before, index, timeout_ms)
+        page.wait_for_function(
+            "([i, body]) => { const g = Array.from(document.querySelectorAll('.js-plotly-plot'))[i];"
+            " if (!g || !g.data) return false;"
+            " const d = g.data.map(t => ({name: t.name, x: Array.from(t.x || []),"
+            " y: Array.from(t.y || [])}));"
+            " return new Function('d', 'return (' + body + ');')(d); }",
+            arg=[index, predicate],
+            timeout=timeout_ms,
+        )
     except Exception:
         screenshot(page, "failed-wait")
-        raise AssertionError(f"figure {index} did not change; message: {notice(page)!r}") from None
+        raise AssertionError(
+            f"figure {index} never showed {what} (last data: {plot_data(page, index)!r}); "
+            f"message: {notice(page)!r}"
+        ) from None
     return plot_data(page, index)
-
-
-def _wait_change(page, before: list, index: int, timeout_ms: int) -> None:
-    page.wait_for_function(
-        "([i, b]) => JSON.stringify(Array.from(document.querySelectorAll('.js-plotly-plot'))[i]"
-        ".data.map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])})))"
-        " !== b",
-        arg=[index, __import__("json").dumps(before, separators=(",", ":"))],
-        timeout=timeout_ms,
-    )
 
 
 def wait_points(page, index: int, n: int, timeout_ms: int = 40_000) -> None:
     """Wait until the first trace of figure ``index`` holds at least ``n`` points."""
-    page.wait_for_function(
-        "([i, n]) => { const g = Array.from(document.querySelectorAll('.js-plotly-plot'))[i];"
-        " return g && g.data && g.data.length && (g.data[0].y || []).length >= n; }",
-        arg=[index, n],
-        timeout=timeout_ms,
-    )
+    wait_plot(page, index, f"d.length > 0 && d[0].y.length >= {n}", f">= {n} points", timeout_ms)
 
 
 def screenshot(page, name: str) -> None:
@@ -151,9 +157,10 @@ def test_line_monitor_feed_alert_and_acknowledge(page, server) -> None:
     open_app(page, server, "line_monitor")
     wait_points(page, 0, 1)
     before = plot_data(page)
+    n = len(before[0]["y"]) + 10
     click(page, "Step 10 readings")
-    after = wait_data_change(page, before)
-    assert len(after[0]["y"]) == len(before[0]["y"]) + 10
+    after = wait_plot(page, 0, f"d[0].y.length === {n}", f"{n} readings")
+    assert after[0]["x"][: len(before[0]["x"])] == before[0]["x"]  # the history grew by 10
     # bad input: a readable message, no traceback; the app answers the next input
     fill_labelled(page, "Temp [degC]", "500")
     click(page, "Apply manual reading")
@@ -189,10 +196,9 @@ def test_run_explorer_shows_runs_stored_by_another_process(page, server) -> None
     select.select_option(label=[t for t in labels if "process-A" in t][0])
     click(page, "Compare selected")
     page.wait_for_selector(".cm-msg.error", timeout=40_000)
-    before = plot_data(page)
     select.select_option(label=[t for t in labels if "from-other-process" in t])
     click(page, "Compare selected")
-    after = wait_data_change(page, before)
+    after = wait_plot(page, 0, "d.length === 2", "two compared runs")
     # bars are relative to the first selected (newest) run: B = 100 %, A = 100/150
     ys = sorted(trace["y"][0] for trace in after)
     assert ys == pytest.approx([100.0 / 1.5, 100.0])
@@ -204,25 +210,27 @@ def test_simulation_slider_redraws_fan_chart(page, server) -> None:
     open_app(page, server, "simulation")
     wait_points(page, 0, 3)
     before = plot_data(page)
+    assert before[2]["y"][-1] < 40  # the line temperature [degC] first
     page.locator(".widget-dropdown", has=page.locator("label:text-is('Variable')")).locator(
         "select"
     ).select_option(label="Output [modules]")
-    after = wait_data_change(page, before)
-    assert after[2]["y"][-1] > 50  # cumulative modules, not a temperature
+    after = wait_plot(page, 0, "d[2].y[d[2].y.length - 1] > 50", "cumulative modules")
+    assert len(after[2]["y"]) == len(before[2]["y"])
     assert_clean(page)
     screenshot(page, "simulation")
 
 
 def test_scenarios_empty_name_then_valid_scenario(page, server) -> None:
     open_app(page, server, "scenarios")
-    before = plot_data(page, 1)
+    assert "cool line" not in plot_data(page, 1)[0]["x"]
     click(page, "Add scenario")
     page.wait_for_selector(".cm-msg.error", timeout=40_000)
     assert "name" in notice(page)
     fill_labelled(page, "Scenario name", "cool line")
     click(page, "Add scenario")
-    after = wait_data_change(page, before, index=1)
-    assert "cool line" in after[0]["x"]
+    after = wait_plot(page, 1, "d[0].x.includes('cool line')", "the new scenario")
+    assert after[0]["x"][0] == "baseline" and len(after[0]["x"]) == len(after[0]["y"])
+    wait_plot(page, 0, "d.some(t => t.name === 'cool line')", "the new scenario's bars")
     assert_clean(page)
     screenshot(page, "scenarios")
 
@@ -234,8 +242,10 @@ def test_lca_region_changes_waterfall(page, server) -> None:
     page.locator(".widget-dropdown", has=page.locator("label:text-is('Grid region')")).locator(
         "select"
     ).select_option(label="Sweden")
-    after = wait_data_change(page, before)
-    assert after[0]["y"][1] != before[0]["y"][1]  # use phase follows the grid
+    use_before = before[0]["y"][1]
+    after = wait_plot(page, 0, f"d[0].y[1] !== {use_before!r}", "a new use phase")
+    # Sweden's grid (0.013) is cleaner than the EU average (0.275): fewer emissions avoided
+    assert use_before < after[0]["y"][1]
     assert_clean(page)
     screenshot(page, "lca")
 
@@ -245,7 +255,13 @@ def test_optimization_impossible_constraint_then_valid(page, server) -> None:
     wait_points(page, 0, 1)
     before = plot_data(page)
     fill_labelled(page, "Line now [degC]", "29")
-    after = wait_data_change(page, before)
+    after = wait_plot(
+        page,
+        0,
+        f"d.length === {len(before)} && JSON.stringify(d[0].y) !== "
+        f"{__import__('json').dumps(__import__('json').dumps(before[0]['y']))}",
+        "the hot line's before/after",
+    )
     assert after[0]["y"] != before[0]["y"]
     # the impossible constraint: max power 1 kW under the quality objective
     page.locator(".widget-dropdown", has=page.locator("label:text-is('Objective')")).locator(

@@ -168,6 +168,27 @@ def make_figure(
     return go.FigureWidget(fig)
 
 
+def set_traces(fig: go.FigureWidget, traces: Iterable[go.BaseTraceType]) -> None:
+    """Replace the traces of ``fig`` so that the page sees as few intermediate figures as possible.
+
+    With the same number and types of traces (the common case: a control changed the
+    data), the new properties go out as one update, so the page never shows a half-drawn
+    figure. Otherwise the old traces are removed and the new ones added in one message each.
+    """
+    new = list(traces)
+    old = fig.data
+    if len(old) != len(new) or any(a.type != b.type for a, b in zip(old, new, strict=True)):
+        with fig.batch_update():
+            fig.data = []
+            fig.add_traces(new)
+        return
+    with fig.batch_update():
+        for a, b in zip(old, new, strict=True):
+            props = b.to_plotly_json()
+            props.pop("type", None)
+            a.update(props, overwrite=True)
+
+
 def title_bar(title: str, subtitle: str = "", *, mode: str | None = None) -> widgets.HTML:
     """Return the title bar: app name, one-line purpose, and the dashboard mode badge."""
     mode = mode or dashboard_mode()

@@ -19,6 +19,7 @@ from circman_kernel.apps._ui import (
     kpi_row,
     labelled,
     make_figure,
+    set_traces,
 )
 from circman_kernel.errors import ParameterError
 
@@ -190,10 +191,7 @@ def optimization_app(
         app.result, app.front = result, front
         fb, fp = app.figures["before_after"], app.figures["pareto"]
         bars = before_after(result)
-        with fb.batch_update():
-            fb.data = []
-            for b in bars:
-                fb.add_trace(b)
+        set_traces(fb, bars)
         pt = pareto_trace(front)
         with fp.batch_update():
             fp.data[0].x, fp.data[0].y = pt.x, pt.y

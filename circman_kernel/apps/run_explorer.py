@@ -20,6 +20,7 @@ from circman_kernel.apps._ui import (
     labelled,
     make_figure,
     open_store,
+    set_traces,
     variable_label,
 )
 from circman_kernel.errors import ParameterError
@@ -170,11 +171,7 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
             )
             for r in ids
         ]
-        fig = app.figures["kpis"]
-        with fig.batch_update():
-            fig.data = []
-            for t in traces:
-                fig.add_trace(t)
+        set_traces(app.figures["kpis"], traces)
         shown = wide.T.rename(columns=names)
         table.value = shown.to_html(float_format=lambda v: f"{v:,.4g}", border=0)
         variables: list[str] = []
@@ -199,16 +196,16 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
             return
         fig = app.figures["trajectory"]
         label, unit = variable_label(var)
-        with fig.batch_update():
-            fig.data = []
-            for r in ids:
-                tr = store.trajectories(r)
-                tr = tr[tr["variable"] == var]
-                if tr.empty:
-                    continue
-                med = tr.groupby("step")["value"].median()
-                fig.add_trace(go.Scatter(x=med.index.to_numpy(), y=med.to_numpy(), name=r[:8]))
-            fig.layout.yaxis.title.text = axis_title(label, unit)
+        medians = []
+        for r in ids:
+            tr = store.trajectories(r)
+            tr = tr[tr["variable"] == var]
+            if tr.empty:
+                continue
+            med = tr.groupby("step")["value"].median()
+            medians.append(go.Scatter(x=med.index.to_numpy(), y=med.to_numpy(), name=r[:8]))
+        set_traces(fig, medians)
+        fig.layout.yaxis.title.text = axis_title(label, unit)
 
     def download(fmt: str) -> None:
         fname, data = runs_download(store, list(runs.value), fmt)

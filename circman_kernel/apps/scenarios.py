@@ -17,6 +17,7 @@ from circman_kernel.apps._ui import (
     kpi_row,
     labelled,
     make_figure,
+    set_traces,
     variable_label,
 )
 from circman_kernel.errors import ParameterError
@@ -130,10 +131,7 @@ def scenarios_app(
         app.comparison = frame
         diff, absolute = traces(frame)
         fd, fa = app.figures["diff"], app.figures["absolute"]
-        with fd.batch_update():
-            fd.data = []
-            for t in diff:
-                fd.add_trace(t)
+        set_traces(fd, diff)
         label, unit = variable_label(kpi.value)
         with fa.batch_update():
             fa.data[0].x, fa.data[0].y = absolute[0].x, absolute[0].y
