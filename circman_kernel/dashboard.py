@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,9 +20,9 @@ from pathlib import Path
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
-from circman_kernel.apps import MODE_ENV
+from circman_kernel.apps import FIGURE_ESM_ENV, MODE_ENV
 from circman_kernel.errors import ConfigError, ParameterError
-from circman_kernel.paths import project_root
+from circman_kernel.paths import cache_dir, project_root
 
 __all__ = [
     "APPS",
@@ -30,11 +31,14 @@ __all__ = [
     "PoolAwareKernelManager",
     "apps_dir",
     "dashboard_command",
+    "figure_share_dir",
     "lab_command",
     "template_share_dir",
 ]
 
 TEMPLATE = "circman"
+# plotly's widget code as a static file of the template, relative to Voila's base URL
+FIGURE_ESM_PATH = f"templates/{TEMPLATE}/static/plotly-widget.js"
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,39 @@ def apps_dir() -> Path:
 def template_share_dir() -> Path:
     """Return the ``share/jupyter``-like folder holding the offline ``circman`` Voila template."""
     return Path(__file__).resolve().parent / "apps" / "share"
+
+
+def figure_share_dir(cache: Path | None = None) -> Path:
+    """Return a ``share/jupyter``-like folder that serves plotly's widget code to the pages.
+
+    The template's static folder gets a copy of the ``FigureWidget`` bundle of the
+    installed plotly (refreshed when plotly changes), under ``cache`` (default: the user
+    cache folder), so that every figure of a page imports one module.
+    """
+    import plotly
+
+    source = Path(plotly.__file__).resolve().parent / "package_data" / "widgetbundle.js"
+    if not source.is_file():
+        raise ConfigError(f"plotly's widget bundle is missing ({source}); reinstall plotly")
+    root = (cache if cache is not None else cache_dir()) / "voila-share"
+    target = root / "voila" / FIGURE_ESM_PATH
+    stat = source.stat()
+    if not (
+        target.is_file()
+        and target.stat().st_size == stat.st_size
+        and target.stat().st_mtime_ns == stat.st_mtime_ns
+    ):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{os.getpid()}.part")
+            shutil.copy2(source, partial)
+            os.replace(partial, target)  # never a half-written module for a page to load
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the dashboards' static files under {root}: {exc}; "
+                "set CIRCMAN_CACHE_DIR to a writable folder"
+            ) from exc
+    return root
 
 
 class PoolAwareKernelManager(AsyncMappingKernelManager):
@@ -247,9 +284,11 @@ def dashboard_command(
     argv += list(extra_args)
     run_env = dict(os.environ if env is None else env)
     run_env[MODE_ENV] = "edit" if edit else "published"
-    share = str(template_share_dir())
+    cache = run_env.get("CIRCMAN_CACHE_DIR")
+    shares = [str(template_share_dir()), str(figure_share_dir(Path(cache) if cache else None))]
     prior = run_env.get("JUPYTER_PATH", "")
-    run_env["JUPYTER_PATH"] = share + (os.pathsep + prior if prior else "")
+    run_env["JUPYTER_PATH"] = os.pathsep.join(shares + ([prior] if prior else []))
+    run_env[FIGURE_ESM_ENV] = FIGURE_ESM_PATH
     return DashboardCommand(tuple(argv), run_env, url=f"http://{host}:{int(port)}/")
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from circman_kernel.errors import ModelError, ParameterError
+from circman_kernel.paths import cache_dir
 
 __all__ = [
     "ESTIMATORS",
@@ -78,15 +79,8 @@ def _major_minor(version: str) -> tuple[int, int] | None:
 
 
 def model_cache_dir() -> Path:
-    """Return the user cache folder for default models (nothing is created here).
-
-    ``$CIRCMAN_CACHE_DIR`` wins, then ``$XDG_CACHE_HOME/circman``, then ``~/.cache/circman``.
-    """
-    env = os.environ.get("CIRCMAN_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "circman"
+    """Return the user cache folder for default models (see :func:`~circman_kernel.paths.cache_dir`)."""
+    return cache_dir()
 
 
 # --------------------------------------------------------------------------- polynomial ridge

@@ -13,6 +13,7 @@ from pathlib import Path
 CONFIG_DIR_ENV = "CIRCMAN_CONFIG_DIR"
 DB_ENV = "CIRCMAN_DB"
 DEFAULT_DB_NAME = "circman.duckdb"
+CACHE_DIR_ENV = "CIRCMAN_CACHE_DIR"
 
 
 def project_root() -> Path | None:
@@ -47,3 +48,15 @@ def default_db_path() -> str:
     if env:
         return env if env == ":memory:" else str(Path(env).expanduser())
     return str(data_dir() / DEFAULT_DB_NAME)
+
+
+def cache_dir() -> Path:
+    """Return the user cache folder (nothing is created here).
+
+    ``$CIRCMAN_CACHE_DIR`` wins, then ``$XDG_CACHE_HOME/circman``, then ``~/.cache/circman``.
+    """
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "circman"

@@ -27,6 +27,7 @@ def _jupyter_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     }.items():
         os.environ.setdefault(var, str(home / sub))
     os.environ.setdefault("MPLCONFIGDIR", str(home / "mpl"))
+    os.environ.setdefault("CIRCMAN_CACHE_DIR", str(home / "circman-cache"))  # never ~/.cache
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ app, and that the app then still answers a valid input.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,7 @@ import pytest
 from circman_kernel.apps import MODE_ENV
 from circman_kernel.apps._ui import AppView, KPICard, make_figure, readable
 from circman_kernel.dashboard import APPS, dashboard_command
-from circman_kernel.errors import ParameterError, PermissionDeniedError, StoreError
+from circman_kernel.errors import ConfigError, ParameterError, PermissionDeniedError, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -189,11 +190,54 @@ def test_dashboard_command_is_published_local_preheated_culled() -> None:
     assert "preheat" not in " ".join(dashboard_command(preheat=False, env={}).argv)
     with pytest.raises(ParameterError):
         dashboard_command(port=0, env={})
-    template = Path(cmd.env["JUPYTER_PATH"]) / "voila" / "templates" / "circman"
+    template = (
+        Path(cmd.env["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "circman"
+    )
     text = "".join(p.read_text() for p in template.iterdir())
     assert "index.html.j2" in {p.name for p in template.iterdir()}
     # the only CDN URLs in the template are the ones it replaces with data: URLs
     assert text.count("https://") == 2 and "data:text/css," in text
+
+
+def test_dashboard_serves_plotly_widget_code_once_for_all_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plotly
+    import plotly.graph_objects as go
+
+    from circman_kernel.apps import FIGURE_ESM_ENV
+    from circman_kernel.apps._ui import figure_widget
+    from circman_kernel.dashboard import FIGURE_ESM_PATH, figure_share_dir
+
+    cmd = dashboard_command(env={"CIRCMAN_CACHE_DIR": str(tmp_path)})
+    shares = cmd.env["JUPYTER_PATH"].split(os.pathsep)
+    served = Path(shares[1]) / "voila" / FIGURE_ESM_PATH
+    bundle = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
+    assert served.read_bytes() == bundle.read_bytes()
+    assert cmd.env[FIGURE_ESM_ENV] == FIGURE_ESM_PATH
+    # a stale copy (another plotly) is replaced; an up-to-date one is left alone
+    served.write_text("stale")
+    figure_share_dir(tmp_path)
+    assert served.read_bytes() == bundle.read_bytes()
+    before = served.stat().st_mtime_ns
+    figure_share_dir(tmp_path)
+    assert served.stat().st_mtime_ns == before
+    # kernels started by the dashboard get figures importing that URL, not a 5 MB copy each
+    monkeypatch.setenv(FIGURE_ESM_ENV, FIGURE_ESM_PATH)
+    shared = figure_widget(go.Figure(go.Bar(y=[1, 2])))
+    assert isinstance(shared, go.FigureWidget) and list(shared.data[0].y) == [1, 2]
+    assert FIGURE_ESM_PATH in shared._esm and len(shared._esm) < 1000
+    monkeypatch.delenv(FIGURE_ESM_ENV)
+    assert len(figure_widget(go.Figure())._esm) > 1_000_000  # JupyterLab: plotly's own
+
+
+def test_dashboard_static_folder_must_be_writable(tmp_path: Path) -> None:
+    from circman_kernel.dashboard import figure_share_dir
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="CIRCMAN_CACHE_DIR"):
+        figure_share_dir(blocker)
 
 
 def test_cli_prints_the_voila_command(capsys: pytest.CaptureFixture) -> None:

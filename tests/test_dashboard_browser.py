@@ -8,6 +8,7 @@ Any request to a host other than the local server fails the test (works offline)
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -258,8 +259,8 @@ def test_optimization_impossible_constraint_then_valid(page, server) -> None:
     after = wait_plot(
         page,
         0,
-        f"d.length === {len(before)} && JSON.stringify(d[0].y) !== "
-        f"{__import__('json').dumps(__import__('json').dumps(before[0]['y']))}",
+        f"d.length === {len(before)} && "
+        f"JSON.stringify(d[0].y) !== JSON.stringify({json.dumps(before[0]['y'])})",
         "the hot line's before/after",
     )
     assert after[0]["y"] != before[0]["y"]

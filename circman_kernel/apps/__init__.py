@@ -14,6 +14,9 @@ from typing import Any
 
 MODE_ENV = "CIRCMAN_DASHBOARD_MODE"
 MODES = ("published", "edit")
+# Set by ``circman dashboard``: figures load plotly's widget code from this URL path (one
+# module shared by every figure of the page) instead of each carrying its own copy.
+FIGURE_ESM_ENV = "CIRCMAN_FIGURE_ESM"
 
 # builder -> module
 _BUILDERS: dict[str, str] = {
@@ -25,7 +28,7 @@ _BUILDERS: dict[str, str] = {
     "run_explorer_app": "run_explorer",
 }
 
-__all__ = ["MODES", "MODE_ENV", *_BUILDERS]
+__all__ = ["FIGURE_ESM_ENV", "MODES", "MODE_ENV", *_BUILDERS]
 
 
 def __getattr__(name: str) -> Any:

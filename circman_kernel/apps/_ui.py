@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
+import json
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from circman_kernel.apps import MODE_ENV, MODES
+from circman_kernel.apps import FIGURE_ESM_ENV, MODE_ENV, MODES
 from circman_kernel.errors import CircmanError, ParameterError
 
 log = logging.getLogger("circman.apps")
@@ -165,7 +166,40 @@ def make_figure(
         font={"family": "sans-serif", "size": 12},
         **dict(layout or {}),
     )
-    return go.FigureWidget(fig)
+    return figure_widget(fig)
+
+
+# The ES module a dashboard figure runs in the browser: it imports plotly's widget code
+# from the dashboard's static files. The browser evaluates that 5 MB module once per page
+# (the template starts loading it with the page), where inline copies were evaluated once
+# per figure; a figure slower to start than anywidget's 2 s initialisation limit (seen on
+# a loaded machine) never received an update again.
+_SHARED_ESM = """\
+const voila = new URL(document.body.dataset.baseUrl || "/voila/", location.href);
+const url = new URL(%s, voila).href;
+export default async () => (await import(url)).default();
+"""
+
+
+@functools.cache
+def _shared_figure_class(esm_path: str) -> type[go.FigureWidget]:
+    return type(
+        "DashboardFigureWidget",
+        (go.FigureWidget,),
+        {"_esm": _SHARED_ESM % json.dumps(esm_path), "__module__": __name__},
+    )
+
+
+def figure_widget(fig: go.Figure) -> go.FigureWidget:
+    """Return ``fig`` wrapped as a ``FigureWidget`` for the page it will be shown on.
+
+    Under ``circman dashboard`` (``$CIRCMAN_FIGURE_ESM`` set) the widget loads plotly's
+    code from the server's static files, shared by all figures of the page; elsewhere
+    (JupyterLab, tests) it is plotly's own ``FigureWidget``.
+    """
+    esm_path = os.environ.get(FIGURE_ESM_ENV, "").strip()
+    cls = _shared_figure_class(esm_path) if esm_path else go.FigureWidget
+    return cls(fig)
 
 
 def set_traces(fig: go.FigureWidget, traces: Iterable[go.BaseTraceType]) -> None:

@@ -12,7 +12,15 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from circman_kernel.apps._ui import COLORS, AppView, KPICard, axis_title, kpi_row, labelled
+from circman_kernel.apps._ui import (
+    COLORS,
+    AppView,
+    KPICard,
+    axis_title,
+    figure_widget,
+    kpi_row,
+    labelled,
+)
 from circman_kernel.errors import ParameterError
 
 __all__ = ["line_monitor_app", "open_alerts"]
@@ -151,7 +159,7 @@ def line_monitor_app(
         showlegend=False,
         margin={"l": 70, "r": 20, "t": 20, "b": 50},
     )
-    fig = go.FigureWidget(sub)
+    fig = figure_widget(sub)
     app.figures["process"] = fig
 
     def make_source() -> Any:
