@@ -176,9 +176,10 @@ def run_columns_kpis(
     ss = as_seed_sequence(seed)
     bounds = [*range(0, n, chunk_size), n]
     tasks = []
-    for (lo, hi), child in zip(
-        itertools.pairwise(bounds), ss.spawn(max(len(bounds) - 1, 1)), strict=False
-    ):
+    # Common random numbers: every chunk draws what a lone run with this seed draws (so a
+    # compared scenario's row equals its own run_scenario); otherwise independent streams.
+    seeds = [ss] * max(len(bounds) - 1, 1) if common_noise else ss.spawn(max(len(bounds) - 1, 1))
+    for (lo, hi), child in zip(itertools.pairwise(bounds), seeds, strict=False):
         chunk = {
             k: (v[lo:hi] if isinstance(v, np.ndarray) and v.ndim else v) for k, v in merged.items()
         }
