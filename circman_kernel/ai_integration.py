@@ -232,6 +232,7 @@ class AIIntegration:
         verdicts = [r.verdict for r in history]
         report.update(
             reproduced=verdicts.count("reproduced"),
+            partly_reproduced=verdicts.count("partly reproduced"),
             not_reproduced=verdicts.count("not reproduced"),
             mean_predicted_improvement=float(np.mean([r.predicted_improvement for r in history])),
             mean_simulated_improvement=float(np.nanmean([r.simulated_improvement for r in history]))
@@ -307,7 +308,8 @@ def save_optimization(
         "objective_after": result.objective_after,
         "predicted_improvement": result.predicted_improvement,
         "simulated_improvement": result.simulated_improvement,
-        "reproduced": 1.0 if result.verdict == "reproduced" else 0.0,
+        "reproduced": 1.0 if result.honesty is not None and result.honesty.reproduced else 0.0,
+        "reproduced_share": result.honesty.reproduced_share if result.honesty else math.nan,
     }
     kpis = {k: float(v) for k, v in kpis.items() if math.isfinite(v)}
     row = {

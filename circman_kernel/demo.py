@@ -199,6 +199,8 @@ def _optimise(ctx: DemoContext) -> None:
     ctx.say(f"  optimised ({result.objective}): {changes}")
     pred, sim = result.predicted_improvement, result.simulated_improvement
     sim_text = "not checked" if math.isnan(sim) else f"{sim:+.4g}"
+    if result.honesty is not None and math.isfinite(result.honesty.reproduced_share):
+        sim_text += f" ({100 * result.honesty.reproduced_share:.0f} % of the prediction)"
     ctx.say(
         f"  honesty check: surrogate predicts {pred:+.4g}, process model gives {sim_text} "
         f"-> {result.verdict}"

@@ -24,7 +24,8 @@ so the surrogate's fitting error alone would decide, and it halved the output.
 Every optimum then goes through an honesty check: the physics process model is re-run
 (seeded Monte Carlo, common random numbers) at the start and at the optimum, and the
 predicted gain is compared with the simulated one. A gain the simulation does not show
-is reported as ``"not reproduced"``; an optimum outside the training data is flagged.
+is reported as ``"not reproduced"``, one far smaller than predicted as ``"partly
+reproduced"``; an optimum outside the training data is flagged.
 """
 
 from __future__ import annotations
@@ -52,7 +53,13 @@ __all__ = [
 log = logging.getLogger("circman.optimize")
 
 Simulator = Callable[..., pd.DataFrame]
-_VERDICTS = ("reproduced", "not reproduced", "no gain claimed", "not checked")
+_VERDICTS = (
+    "reproduced",
+    "partly reproduced",
+    "not reproduced",
+    "no gain claimed",
+    "not checked",
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,11 @@ class HonestyCheck:
     """The physics model's verdict on an optimum (objective units, gain > 0 is better).
 
     ``verdict`` is ``"reproduced"`` when the simulated gain is positive, exceeds
-    ``sigma`` standard errors of the paired difference, and the outcome constraints
-    hold in simulation; ``"not reproduced"`` otherwise; ``"no gain claimed"`` when the
-    surrogate itself predicts none.
+    ``sigma`` standard errors of the paired difference, the outcome constraints hold in
+    simulation, and the gain is at least half the predicted one; ``"partly reproduced"``
+    when all of that holds but the simulation shows less than half of the prediction (the
+    gain is real, the surrogate overstates it: read ``reproduced_share``); ``"not
+    reproduced"`` otherwise; ``"no gain claimed"`` when the surrogate itself predicts none.
     """
 
     verdict: str
@@ -79,11 +88,20 @@ class HonestyCheck:
 
     @property
     def reproduced(self) -> bool:
-        return self.verdict == "reproduced"
+        """Whether the process model shows a real gain (fully or partly reproduced)."""
+        return self.verdict in ("reproduced", "partly reproduced")
+
+    @property
+    def reproduced_share(self) -> float:
+        """Simulated gain as a share of the predicted one [-] (NaN without a prediction)."""
+        if not self.predicted_improvement > 0.0:
+            return math.nan
+        return self.simulated_improvement / self.predicted_improvement
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["reproduced"] = self.reproduced
+        d["reproduced_share"] = self.reproduced_share
         return d
 
 

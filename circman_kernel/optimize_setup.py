@@ -280,7 +280,8 @@ def honesty_check(
     if predicted <= tol:
         verdict = "no gain claimed"
     elif gain > max(sigma * se, tol) and not violations:
-        verdict = "reproduced"
+        # a real gain; "partly" when the simulation shows under half of the prediction
+        verdict = "reproduced" if gain >= 0.5 * predicted else "partly reproduced"
     else:
         verdict = "not reproduced"
     sim_before = {t: float(Yb[:, i].mean()) for i, t in enumerate(targets)}

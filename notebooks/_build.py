@@ -789,7 +789,7 @@ result.to_frame().round(4)
         code("""
 print(f"predicted improvement: {result.predicted_improvement:+.4g}")
 print(f"simulated improvement: {result.simulated_improvement:+.4g}")
-print("verdict:", result.verdict)
+print("verdict:", result.verdict, f"({result.honesty.reproduced_share:.0%} of the prediction)")
 print("outside the training data:", result.out_of_training_range or "nothing")
 before, after = result.honesty.simulated_before, result.honesty.simulated_after
 for name, k in (("before", before), ("after", after)):
@@ -801,7 +801,9 @@ for name, k in (("before", before), ("after", after)):
 The optimiser shortens the cycle time. The physics agrees on the direction, but not on
 the size: the line's rate ramps up by at most 0.2 modules/h per step, so over a batch of
 eight steps the output rises far less than the surrogate expects. The verdict says
-whether the gain is real; the simulated improvement says how large it is.
+whether the gain is real and whether it is anywhere near the prediction: *partly
+reproduced* means real but under half of what the surrogate promised
+(`result.honesty.reproduced_share` is the simulated share).
 """),
         code("""
 fig = go.Figure()

@@ -370,7 +370,10 @@ def test_default_weighted_optimum_is_reproduced_on_the_default_line(config, proc
     sigma = config.optimization.SOLVER.honesty_sigma
     assert h.simulated_improvement > sigma * h.simulated_improvement_se
     assert res.predicted_improvement > 0.0
-    assert h.verdict == "reproduced" and res.out_of_training_range == ()
+    # real, but the surrogate promised far more (it misses the ramp limit): said so
+    assert h.reproduced and h.verdict == "partly reproduced" and res.out_of_training_range == ()
+    assert h.reproduced_share == pytest.approx(h.simulated_improvement / res.predicted_improvement)
+    assert h.reproduced_share < 0.5
 
     def energy_per_good_module(k):  # [kWh/module] = kW / (modules/h)
         return k["energy_used"] / (k["output_amount"] * (1.0 - k["defect_rate"]))
@@ -482,7 +485,7 @@ def test_predict_optimize_apply_report_and_store(config, store, process_model) -
         ai.apply_optimized_parameters({"warp_speed": 9.0})
     report = ai.generate_optimization_report()
     assert report["total_optimizations"] == 1
-    assert report["reproduced"] + report["not_reproduced"] <= 1
+    assert report["reproduced"] + report["partly_reproduced"] + report["not_reproduced"] <= 1
     assert report["latest"]["verdict"] == result.verdict
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from circman_kernel.errors import ParameterError
@@ -155,7 +156,12 @@ def _optimize(args: argparse.Namespace) -> int:
             f"simulated improvement: {h.simulated_improvement:.4g} "
             f"(+/- {h.simulated_improvement_se:.2g} s.e., {h.iterations} seeded process runs)"
         )
-        print(f"honesty check: {h.verdict.upper()}")
+        share = (
+            f" ({100 * h.reproduced_share:.0f} % of the predicted gain)"
+            if math.isfinite(h.reproduced_share)
+            else ""
+        )
+        print(f"honesty check: {h.verdict.upper()}{share}")
         if h.simulated_violations:
             print(f"  constraints broken in simulation: {dict(h.simulated_violations)}")
     if result.out_of_training_range:
