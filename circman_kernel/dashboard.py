@@ -267,8 +267,10 @@ def dashboard_command(
         f"--VoilaConfiguration.show_tracebacks={show_tracebacks}",
         "--VoilaConfiguration.multi_kernel_manager_class="
         "circman_kernel.dashboard.PoolAwareKernelManager",
-        # a notebook-only front-end plugin the apps do not use (and which fails in Voila)
-        "--VoilaConfiguration.extension_denylist=" + json.dumps(["jupysql-plugin"]),
+        # front-end plugins the apps do not use: jupysql's (notebook-only, fails in Voila)
+        # and plotly's mime renderer (4.8 MB a page; the apps draw through FigureWidget)
+        "--VoilaConfiguration.extension_denylist="
+        + json.dumps(["jupysql-plugin", "jupyterlab-plotly"]),
     ]
     if preheat and pool_size > 0:
         argv += [

@@ -185,6 +185,8 @@ def test_dashboard_command_is_published_local_preheated_culled() -> None:
     assert "--Voila.ip=127.0.0.1" in argv and "--port=8877" in argv
     assert "--Voila.port_retries=0" in argv and "--template=circman" in argv
     assert "preheat_kernel=True" in argv and "cull_idle_timeout=600" in argv
+    deny = next(a for a in cmd.argv if a.startswith("--VoilaConfiguration.extension_denylist="))
+    assert set(json.loads(deny.split("=", 1)[1])) == {"jupysql-plugin", "jupyterlab-plotly"}
     assert str(REPO / "notebooks" / "apps") in cmd.argv
     assert dashboard_command(edit=True, env={}).env[MODE_ENV] == "edit"
     assert "preheat" not in " ".join(dashboard_command(preheat=False, env={}).argv)
