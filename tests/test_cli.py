@@ -266,10 +266,10 @@ def test_bad_log_level_env_is_a_usage_error(capsys, monkeypatch) -> None:
     assert "LOG_LEVEL='CHATTY' is not a logging level" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("level", "shown"), [("DEBUG", True), ("WARNING", False)])
-def test_log_level_env_in_a_subprocess(tmp_path, level, shown) -> None:
-    env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "s.duckdb"), "LOG_LEVEL": level}
-    proc = subprocess.run(
+def _diagnostics_in_a_subprocess(tmp_path, log_level: str) -> subprocess.CompletedProcess:
+    """Run ``circman diagnostics`` as a new process in ``tmp_path`` with ``$LOG_LEVEL``."""
+    env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "s.duckdb"), "LOG_LEVEL": log_level}
+    return subprocess.run(
         [sys.executable, "-m", "circman_kernel.cli", "diagnostics"],
         capture_output=True,
         text=True,
@@ -277,6 +277,11 @@ def test_log_level_env_in_a_subprocess(tmp_path, level, shown) -> None:
         cwd=tmp_path,
         timeout=120,
     )
+
+
+@pytest.mark.parametrize(("level", "shown"), [("DEBUG", True), ("WARNING", False)])
+def test_log_level_env_in_a_subprocess(tmp_path, level, shown) -> None:
+    proc = _diagnostics_in_a_subprocess(tmp_path, level)
     assert proc.returncode == 0, proc.stderr
     assert (DEBUG_LINE in proc.stderr) is shown
     if not shown:
@@ -284,15 +289,7 @@ def test_log_level_env_in_a_subprocess(tmp_path, level, shown) -> None:
 
 
 def test_console_script_runs_in_a_subprocess(tmp_path) -> None:
-    env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "sub.duckdb"), "LOG_LEVEL": "INFO"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "circman_kernel.cli", "diagnostics"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    proc = _diagnostics_in_a_subprocess(tmp_path, "INFO")
     assert proc.returncode == 0, proc.stderr
     assert "config" in proc.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
