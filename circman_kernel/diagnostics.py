@@ -99,20 +99,11 @@ def _breach_value(path: str, lo: float, hi: float) -> float | None:
     return None
 
 
-def _nested(path: str, value: float) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    node = out
-    *parents, leaf = path.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-    return out
-
-
 def _check_twin(ctx: _Context) -> str:
     # A twin on the loaded config: it starts from that config, takes one update, and a
     # reading outside a configured band produces exactly one threshold event.
     from circman_kernel.state import get_path
+    from circman_kernel.sync import nest_dotted
     from circman_kernel.twin import DigitalTwin
 
     config = _needs_config(ctx)
@@ -144,7 +135,7 @@ def _check_twin(ctx: _Context) -> str:
         return "initialized, running, state from config; 1 update (no threshold to test)"
     path, lo, hi, value = candidates[0]
     before = len(twin.event_manager.get_events(category="threshold", limit=None))
-    twin.update(_nested(path, value))
+    twin.update(nest_dotted({path: value}))
     got = get_path(twin.get_current_state(), path)
     if got != value:
         raise CircmanError(f"digital twin: update set {path} to {value:g}, state holds {got!r}")

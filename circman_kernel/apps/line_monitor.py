@@ -22,6 +22,7 @@ from circman_kernel.apps._ui import (
     labelled,
 )
 from circman_kernel.errors import ParameterError
+from circman_kernel.state import get_path
 
 __all__ = ["line_monitor_app", "open_alerts"]
 
@@ -41,13 +42,6 @@ def open_alerts(event_manager: Any) -> list[Any]:
         for e in event_manager.get_events(category="threshold", severity="warning", limit=None)
         if not e.acknowledged and not e.details.get("recovered", False)
     ]
-
-
-def _get(state: dict, path: str) -> Any:
-    value: Any = state
-    for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def line_monitor_app(
@@ -138,7 +132,7 @@ def line_monitor_app(
         sub.add_trace(
             go.Scatter(
                 x=[first["timestamp"]],
-                y=[_get(first, path)],
+                y=[get_path(first, path)],
                 name=label,
                 mode="lines+markers",
                 line={"color": COLORS["primary"]},
@@ -175,7 +169,7 @@ def line_monitor_app(
         with fig.batch_update():
             for i, (path, _label, _unit) in enumerate(CHARTS):
                 fig.data[i].x = times
-                fig.data[i].y = [_get(s, path) for s in states]
+                fig.data[i].y = [get_path(s, path) for s in states]
         cur = states[-1]["production_line"]
         app.kpis["temperature"].set(cur.get("temperature"))
         app.kpis["power"].set(cur.get("energy_consumption"))
