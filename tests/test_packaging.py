@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -125,3 +126,17 @@ def test_top_level_imports_in_a_fresh_interpreter() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) == len(circman_kernel.__all__)
+
+
+@pytest.mark.parametrize(
+    "module", ["pandas.core.frame", "scipy.stats._stats_py", "plotly.basewidget"]
+)
+def test_installed_stack_is_bytecode_compiled(module: str) -> None:
+    # `make install` compiles site-packages (uv --compile-bytecode): with
+    # PYTHONDONTWRITEBYTECODE set, an uncompiled stack is compiled again by every kernel.
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    cached = importlib.util.cache_from_source(spec.origin)
+    assert Path(cached).is_file(), f"{module} has no bytecode at {cached}"

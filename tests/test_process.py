@@ -167,13 +167,24 @@ def test_linear_recurrence_paths_agree() -> None:
     rng = np.random.default_rng(2)
     b = rng.normal(size=(50, 4))
     x0 = rng.normal(size=4)
-    via_lfilter = pm.linear_recurrence(0.8, b, x0)
-    via_rows = pm.linear_recurrence(np.full(4, 0.8), b, x0)
-    via_floats = np.hstack(
-        [pm.linear_recurrence(np.full((50, 1), 0.8), b[:, [i]], x0[i]) for i in range(4)]
+    a = rng.uniform(0.2, 0.99, size=(50, 4))
+    expected = np.empty_like(b)  # the recurrence written out, element by element
+    for j in range(4):
+        x = x0[j]
+        for t in range(50):
+            x = a[t, j] * x + b[t, j]
+            expected[t, j] = x
+    np.testing.assert_allclose(pm.linear_recurrence(a, b, x0), expected, rtol=1e-12)
+    scalar = pm.linear_recurrence(0.8, b, x0)
+    np.testing.assert_allclose(scalar, pm.linear_recurrence(np.full(4, 0.8), b, x0), rtol=1e-12)
+    np.testing.assert_allclose(
+        scalar,
+        np.hstack(
+            [pm.linear_recurrence(np.full((50, 1), 0.8), b[:, [i]], x0[i]) for i in range(4)]
+        ),
+        rtol=1e-12,
     )
-    np.testing.assert_allclose(via_lfilter, via_rows, rtol=1e-12)
-    np.testing.assert_allclose(via_floats, via_rows, rtol=1e-12)
+    assert scalar[0].tolist() == pytest.approx((0.8 * x0 + b[0]).tolist(), rel=1e-12)
 
 
 def test_running_schedule_markov_chain() -> None:

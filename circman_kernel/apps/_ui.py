@@ -22,6 +22,12 @@ from typing import Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+# plotly's FigureWidget imported from its module, not through the lazy
+# ``plotly.graph_objects.FigureWidget``: in a Jupyter kernel the lazy path (whose import
+# chain compiles jsonschema's IRI grammars with lark) measured 5.4 s for the simulation
+# app's first build against 2.3 s this way.
+from plotly.graph_objs._figurewidget import FigureWidget
+
 from circman_kernel.apps import FIGURE_ESM_ENV, MODE_ENV, MODES
 from circman_kernel.errors import CircmanError, ParameterError
 
@@ -145,7 +151,7 @@ def make_figure(
     title: str = "",
     height: int = 320,
     layout: Mapping[str, Any] | None = None,
-) -> go.FigureWidget:
+) -> FigureWidget:
     """Return a plotly ``FigureWidget`` in the house style with titled axes.
 
     The complete ``go.Figure`` is built first and wrapped once (cheaper than adding
@@ -169,28 +175,73 @@ def make_figure(
     return figure_widget(fig)
 
 
-# The ES module a dashboard figure runs in the browser: it imports plotly's widget code
-# from the dashboard's static files. The browser evaluates that 5 MB module once per page
-# (the template starts loading it with the page), where inline copies were evaluated once
-# per figure; a figure slower to start than anywidget's 2 s initialisation limit (seen on
-# a loaded machine) never received an update again.
+# The ES module a dashboard figure runs in the browser. It imports plotly's widget code
+# (5 MB) from the dashboard's static files: evaluated once per page, where inline copies
+# were evaluated once per figure. The import starts when the first figure is shown, after
+# the page has painted, so the first widgets are not held back (evaluating it with the
+# page delayed them by about a second). The figure is ready for anywidget at once (a
+# figure not ready within anywidget's 2 s limit never received an update again); updates
+# the kernel sends before plotly's code runs are kept and replayed to it, in order.
 _SHARED_ESM = """\
 const voila = new URL(document.body.dataset.baseUrl || "/voila/", location.href);
 const url = new URL(%s, voila).href;
-export default async () => (await import(url)).default();
+const PY2JS = ["_py2js_addTraces", "_py2js_deleteTraces", "_py2js_moveTraces",
+  "_py2js_restyle", "_py2js_relayout", "_py2js_update", "_py2js_animate",
+  "_py2js_removeLayoutProps", "_py2js_removeTraceProps"];
+// Resolves once `el` is shown (Voila reveals the cells when all outputs are in) and a
+// frame with it has been painted; after 3 s regardless.
+const painted = (el) => new Promise((ok) => {
+  const check = () => (el.isConnected && el.checkVisibility() ? setTimeout(ok, 0)
+    : requestAnimationFrame(check));
+  requestAnimationFrame(check);
+  setTimeout(ok, 3000);
+});
+const plotlyWidget = (el) =>
+  (globalThis.__circmanPlotly ??= painted(el).then(() => import(url)).then((m) => m.default));
+
+export default () => {
+  let shown;
+  const firstShown = new Promise((ok) => (shown = ok));  // resolves with the view's element
+  let ready;
+  return {
+    initialize(ctx) {
+      const queued = [];
+      const keep = PY2JS.map((name) => [`change:${name}`, () => {
+        const value = ctx.model.get(name);
+        if (value !== null) queued.push([name, value]);
+      }]);
+      for (const [event, fn] of keep) ctx.model.on(event, fn);
+      ready = firstShown.then(plotlyWidget).then((factory) => {
+        for (const [event, fn] of keep) ctx.model.off(event, fn);
+        const widget = factory();
+        widget.initialize(ctx);
+        for (const [name, value] of queued) {
+          ctx.model.set(name, null);
+          ctx.model.set(name, value);
+          ctx.model.set(name, null);
+        }
+        return widget;
+      });
+    },
+    async render(ctx) {
+      shown(ctx.el);
+      return (await ready).render(ctx);
+    },
+  };
+};
 """
 
 
 @functools.cache
-def _shared_figure_class(esm_path: str) -> type[go.FigureWidget]:
+def _shared_figure_class(esm_path: str) -> type[FigureWidget]:
     return type(
         "DashboardFigureWidget",
-        (go.FigureWidget,),
+        (FigureWidget,),
         {"_esm": _SHARED_ESM % json.dumps(esm_path), "__module__": __name__},
     )
 
 
-def figure_widget(fig: go.Figure) -> go.FigureWidget:
+def figure_widget(fig: go.Figure) -> FigureWidget:
     """Return ``fig`` wrapped as a ``FigureWidget`` for the page it will be shown on.
 
     Under ``circman dashboard`` (``$CIRCMAN_FIGURE_ESM`` set) the widget loads plotly's
@@ -198,11 +249,11 @@ def figure_widget(fig: go.Figure) -> go.FigureWidget:
     (JupyterLab, tests) it is plotly's own ``FigureWidget``.
     """
     esm_path = os.environ.get(FIGURE_ESM_ENV, "").strip()
-    cls = _shared_figure_class(esm_path) if esm_path else go.FigureWidget
+    cls = _shared_figure_class(esm_path) if esm_path else FigureWidget
     return cls(fig)
 
 
-def set_traces(fig: go.FigureWidget, traces: Iterable[go.BaseTraceType]) -> None:
+def set_traces(fig: FigureWidget, traces: Iterable[go.BaseTraceType]) -> None:
     """Replace the traces of ``fig`` so that the page sees as few intermediate figures as possible.
 
     With the same number and types of traces (the common case: a control changed the
@@ -351,7 +402,7 @@ class AppView(widgets.VBox):
         self.notice = Notice()
         self.busy = Busy()
         self.controls: dict[str, widgets.Widget] = {}
-        self.figures: dict[str, go.FigureWidget] = {}
+        self.figures: dict[str, FigureWidget] = {}
         self.kpis: dict[str, KPICard] = {}
         self.background = background
         self._job: threading.Thread | asyncio.Future | bool | None = None
