@@ -116,10 +116,19 @@ def _first_widget(browser, url: str) -> tuple[float, float, object]:
     return app_ms / 1000, plot_ms / 1000, ctx
 
 
-def _timed_change(page, action: Callable[[], None], index: int) -> float:
+def _timed_change(page, action: Callable[[], None] | tuple, index: int) -> float:
+    """Seconds from the control change to figure ``index`` showing other data.
+
+    ``action`` is a callable, or ``(prepare, act)``: what the viewer does before the
+    change (typing a value, picking runs) is not timed; pressing Enter or the button is.
+    """
+    prepare, act = action if isinstance(action, tuple) else (None, action)
+    if prepare is not None:
+        prepare()
+        page.wait_for_timeout(300)
     before = page.evaluate(PLOT_JSON, index)
     start = time.perf_counter()
-    action()
+    act()
     page.wait_for_function(
         f"([i, b]) => ({PLOT_JSON})(i) !== b", arg=[index, before], timeout=30_000
     )
@@ -132,14 +141,12 @@ def _select(page, label: str):
     )
 
 
-def _fill(page, label: str, value: str) -> None:
+def _field(page, label: str):
     box = page.locator(".widget-inline-hbox", has=page.locator(f"label:text-is('{label}')"))
-    field = box.locator("input").first
-    field.fill(value)
-    field.press("Enter")
+    return box.locator("input").first
 
 
-def _actions(page, name: str) -> tuple[list[Callable[[], None]], int]:
+def _actions(page, name: str) -> tuple[list, int]:
     """Two alternating control changes per app and the figure they change."""
     if name == "line_monitor":
         step = page.get_by_role("button", name="Step 10 readings", exact=True)
@@ -162,20 +169,19 @@ def _actions(page, name: str) -> tuple[list[Callable[[], None]], int]:
             lambda: page.get_by_role("button", name="per kWh", exact=True).click(),
         ], 0
     if name == "optimization":
+        field = _field(page, "Line now [degC]")
         return [
-            lambda: _fill(page, "Line now [degC]", "29"),
-            lambda: _fill(page, "Line now [degC]", "24"),
+            (lambda: field.fill("29"), lambda: field.press("Enter")),
+            (lambda: field.fill("24"), lambda: field.press("Enter")),
         ], 0
     if name == "run_explorer":
         sel = page.locator(".widget-select-multiple select")
         labels = sel.locator("option").all_inner_texts()
 
-        def pick(a: int, b: int) -> Callable[[], None]:
-            def act() -> None:
-                sel.select_option(label=[labels[a], labels[b]])
-                page.get_by_role("button", name="Compare selected", exact=True).click()
+        button = page.get_by_role("button", name="Compare selected", exact=True)
 
-            return act
+        def pick(a: int, b: int) -> tuple[Callable[[], None], Callable[[], None]]:
+            return lambda: sel.select_option(label=[labels[a], labels[b]]), button.click
 
         return [pick(0, 1), pick(1, 2)], 0
     raise KeyError(name)

@@ -228,7 +228,7 @@ def test_dashboard_serves_plotly_widget_code_once_for_all_figures(
     monkeypatch.setenv(FIGURE_ESM_ENV, FIGURE_ESM_PATH)
     shared = figure_widget(go.Figure(go.Bar(y=[1, 2])))
     assert isinstance(shared, go.FigureWidget) and list(shared.data[0].y) == [1, 2]
-    assert FIGURE_ESM_PATH in shared._esm and len(shared._esm) < 1000
+    assert FIGURE_ESM_PATH in shared._esm and len(shared._esm) < 5000
     monkeypatch.delenv(FIGURE_ESM_ENV)
     assert len(figure_widget(go.Figure())._esm) > 1_000_000  # JupyterLab: plotly's own
 
@@ -326,6 +326,24 @@ def test_run_explorer_filters_compares_and_downloads(filled_store, tmp_path: Pat
     traj = app.figures["trajectory"].data
     assert [list(t.y) for t in traj] == [[22.0, 22.5, 23.0, 23.5], [24.0, 24.5, 25.0, 25.5]]
     assert app.figures["trajectory"].layout.yaxis.title.text == "Line temperature [degC]"
+    # a Monte Carlo run: the trajectory drawn is the median over iterations at each step
+    mc = pd.concat(
+        [_traj(0).assign(iteration=0), _traj(10).assign(iteration=1), _traj(1).assign(iteration=2)]
+        + [_traj(0).assign(iteration=3, variable="output_modules")]
+    )
+    mc_id = store.save_run("monte_carlo", name="mc", kpis={"output_modules": 90.0}, trajectories=mc)
+    from circman_kernel.apps.run_explorer import ALL
+
+    c["kind"].value = ALL
+    c["runs"].value = (mc_id, ids[0])
+    c["compare"].click()
+    assert app.notice.kind == "ok"
+    assert c["variable"].options == ("output_modules", "production_line.temperature")
+    traj = app.figures["trajectory"].data
+    assert [t.name for t in traj] == [mc_id[:8], ids[0][:8]]
+    # iterations at offsets 0, 10 and 1: the median is the offset-1 curve
+    assert list(traj[0].y) == [23.0, 23.5, 24.0, 24.5]
+    assert list(traj[0].x) == [0, 1, 2, 3]
     from circman_kernel.apps.run_explorer import runs_download
 
     name, data = runs_download(store, [ids[0], ids[2]], "csv")

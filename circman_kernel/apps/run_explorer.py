@@ -174,14 +174,11 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         set_traces(app.figures["kpis"], traces)
         shown = wide.T.rename(columns=names)
         table.value = shown.to_html(float_format=lambda v: f"{v:,.4g}", border=0)
-        variables: list[str] = []
-        for r in ids:
-            variables.extend(
-                store.query("SELECT DISTINCT variable FROM trajectories WHERE run_id = ?", [r])[
-                    "variable"
-                ].tolist()
-            )
-        variables = sorted(set(variables))
+        variables = store.query(
+            "SELECT DISTINCT variable FROM trajectories "
+            "WHERE list_contains(?::VARCHAR[], run_id) ORDER BY 1",
+            [ids],
+        )["variable"].tolist()
         current = variable.value
         variable.options = variables
         if variables:
@@ -196,14 +193,20 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
             return
         fig = app.figures["trajectory"]
         label, unit = variable_label(var)
-        medians = []
-        for r in ids:
-            tr = store.trajectories(r)
-            tr = tr[tr["variable"] == var]
-            if tr.empty:
-                continue
-            med = tr.groupby("step")["value"].median()
-            medians.append(go.Scatter(x=med.index.to_numpy(), y=med.to_numpy(), name=r[:8]))
+        # the median over iterations per step, computed by DuckDB: one query for all runs
+        # (a Monte Carlo run holds up to millions of rows)
+        med = store.query(
+            "SELECT run_id, step, median(value) AS value FROM trajectories "
+            "WHERE variable = ? AND list_contains(?::VARCHAR[], run_id) "
+            "GROUP BY run_id, step ORDER BY run_id, step",
+            [var, ids],
+        )
+        by_run = dict(tuple(med.groupby("run_id", sort=False)))
+        medians = [
+            go.Scatter(x=by_run[r]["step"].to_numpy(), y=by_run[r]["value"].to_numpy(), name=r[:8])
+            for r in ids
+            if r in by_run
+        ]
         set_traces(fig, medians)
         fig.layout.yaxis.title.text = axis_title(label, unit)
 
