@@ -11,12 +11,12 @@ PORT   ?= 8866
 
 install: $(STAMP)
 
+# Bytecode is compiled once at install: a kernel, the CLI and each test subprocess then
+# import the stack in about a third of the time (nothing is compiled again when
+# PYTHONDONTWRITEBYTECODE is set, as on this project's CI machines).
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || { command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or pass PYTHON=...)"; exit 1; }; $(PYTHON) -m venv $(VENV); }
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	# Bytecode compiled once here: a kernel, the CLI and each test subprocess then import the
-	# stack in about a third of the time (nothing is compiled again when
-	# PYTHONDONTWRITEBYTECODE is set, as on this project's CI machines).
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock -e ".[test]"
 	$(BIN)/python -m compileall -q circman_kernel
 	@touch $(STAMP)
