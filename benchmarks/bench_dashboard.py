@@ -26,7 +26,7 @@ from benchmarks.harness import Figure, bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from voila_server import CHROMIUM, CHROMIUM_ARGS, voila_server
+from voila_server import CHROMIUM, CHROMIUM_ARGS, labelled_input, labelled_select, voila_server
 
 from circman_kernel.dashboard import APPS
 
@@ -135,30 +135,19 @@ def _timed_change(page, action: Callable[[], None] | tuple, index: int) -> float
     return time.perf_counter() - start
 
 
-def _select(page, label: str):
-    return page.locator(".widget-dropdown", has=page.locator(f"label:text-is('{label}')")).locator(
-        "select"
-    )
-
-
-def _field(page, label: str):
-    box = page.locator(".widget-inline-hbox", has=page.locator(f"label:text-is('{label}')"))
-    return box.locator("input").first
-
-
 def _actions(page, name: str) -> tuple[list, int]:
     """Two alternating control changes per app and the figure they change."""
     if name == "line_monitor":
         step = page.get_by_role("button", name="Step 10 readings", exact=True)
         return [step.click, step.click], 0
     if name == "simulation":
-        sel = _select(page, "Variable")
+        sel = labelled_select(page, "Variable")
         return [
             lambda: sel.select_option(label="Output [modules]"),
             lambda: sel.select_option(label="Line temperature [degC]"),
         ], 0
     if name == "scenarios":
-        sel = _select(page, "KPI")
+        sel = labelled_select(page, "KPI")
         return [
             lambda: sel.select_option(label="Defect rate [-]"),
             lambda: sel.select_option(label="Output [modules]"),
@@ -169,7 +158,7 @@ def _actions(page, name: str) -> tuple[list, int]:
             lambda: page.get_by_role("button", name="per kWh", exact=True).click(),
         ], 0
     if name == "optimization":
-        field = _field(page, "Line now [degC]")
+        field = labelled_input(page, "Line now [degC]")
         return [
             (lambda: field.fill("29"), lambda: field.press("Enter")),
             (lambda: field.fill("24"), lambda: field.press("Enter")),

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from voila_server import CHROMIUM, CHROMIUM_ARGS, voila_server
+from voila_server import CHROMIUM, CHROMIUM_ARGS, labelled_input, labelled_select, voila_server
 
 pytestmark = [
     pytest.mark.browser,
@@ -129,8 +129,7 @@ def screenshot(page, name: str) -> None:
 
 
 def fill_labelled(page, label: str, value: str) -> None:
-    box = page.locator(".widget-inline-hbox", has=page.locator(f"label:text-is('{label}')"))
-    field = box.locator("input").first
+    field = labelled_input(page, label)
     field.fill(value)
     field.press("Enter")
 
@@ -212,9 +211,7 @@ def test_simulation_slider_redraws_fan_chart(page, server) -> None:
     wait_points(page, 0, 3)
     before = plot_data(page)
     assert before[2]["y"][-1] < 40  # the line temperature [degC] first
-    page.locator(".widget-dropdown", has=page.locator("label:text-is('Variable')")).locator(
-        "select"
-    ).select_option(label="Output [modules]")
+    labelled_select(page, "Variable").select_option(label="Output [modules]")
     after = wait_plot(page, 0, "d[2].y[d[2].y.length - 1] > 50", "cumulative modules")
     assert len(after[2]["y"]) == len(before[2]["y"])
     assert_clean(page)
@@ -240,9 +237,7 @@ def test_lca_region_changes_waterfall(page, server) -> None:
     open_app(page, server, "lca")
     wait_points(page, 0, 5)
     before = plot_data(page)
-    page.locator(".widget-dropdown", has=page.locator("label:text-is('Grid region')")).locator(
-        "select"
-    ).select_option(label="Sweden")
+    labelled_select(page, "Grid region").select_option(label="Sweden")
     use_before = before[0]["y"][1]
     after = wait_plot(page, 0, f"d[0].y[1] !== {use_before!r}", "a new use phase")
     # Sweden's grid (0.013) is cleaner than the EU average (0.275): fewer emissions avoided
@@ -265,9 +260,7 @@ def test_optimization_impossible_constraint_then_valid(page, server) -> None:
     )
     assert after[0]["y"] != before[0]["y"]
     # the impossible constraint: max power 1 kW under the quality objective
-    page.locator(".widget-dropdown", has=page.locator("label:text-is('Objective')")).locator(
-        "select"
-    ).select_option(label="Maximise quality (power cap)")
+    labelled_select(page, "Objective").select_option(label="Maximise quality (power cap)")
     fill_labelled(page, "Max. power [kW]", "1")
     page.get_by_text("no feasible parameters").wait_for(timeout=60_000)
     assert_clean(page)

@@ -32,6 +32,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+def labelled_input(page, label: str):
+    """Return the text/number field of the ipywidget whose description is ``label``."""
+    box = page.locator(".widget-inline-hbox", has=page.locator(f"label:text-is('{label}')"))
+    return box.locator("input").first
+
+
+def labelled_select(page, label: str):
+    """Return the ``<select>`` of the ipywidgets Dropdown whose description is ``label``."""
+    return page.locator(".widget-dropdown", has=page.locator(f"label:text-is('{label}')")).locator(
+        "select"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
