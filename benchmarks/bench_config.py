@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.harness import Figure, bench, median_time
-from circman_kernel.config import load_config
+from circman_kernel.core.config import load_config
 
 
 @bench("foundation")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from voila_server import CHROMIUM, CHROMIUM_ARGS, labelled_input, labelled_select, voila_server
 
-from circman_kernel.dashboard import APPS
+from circman_kernel.server.dashboard import APPS
 
 NAMES = [a.name for a in APPS]
 PLOT_JSON = (
@@ -180,7 +180,7 @@ def _seed_runs(server) -> None:
     import subprocess
 
     code = (
-        "import pandas as pd\nfrom circman_kernel.store import RunStore\n"
+        "import pandas as pd\nfrom circman_kernel.store.run_store import RunStore\n"
         f"s = RunStore({str(server.db)!r})\n"
         "for i in range(3):\n"
         "    tr = pd.DataFrame({'iteration': 0, 'step': range(24), "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.harness import Figure, bench, median_time
-from circman_kernel.lca import LCAAnalyzer
+from circman_kernel.lca.analyzer import LCAAnalyzer
 
 MATERIALS = {
     "silicon_wafer": 2.0,

@@ -12,9 +12,9 @@ HOT_LINE = {"temperature": 29.0, "energy_consumption": 120.5, "production_rate":
 
 
 def _model(n: int = 2000):
-    from circman_kernel.config import load_config
-    from circman_kernel.model import ManufacturingModel
-    from circman_kernel.surrogate_data import synthetic_history
+    from circman_kernel.ai.model import ManufacturingModel
+    from circman_kernel.ai.surrogate_data import synthetic_history
+    from circman_kernel.core.config import load_config
 
     cfg = load_config()
     model = ManufacturingModel(cfg)
@@ -24,9 +24,9 @@ def _model(n: int = 2000):
 
 @bench("ai integration")
 def training() -> list[Figure]:
-    from circman_kernel.config import load_config
-    from circman_kernel.model import ManufacturingModel
-    from circman_kernel.surrogate_data import synthetic_history
+    from circman_kernel.ai.model import ManufacturingModel
+    from circman_kernel.ai.surrogate_data import synthetic_history
+    from circman_kernel.core.config import load_config
 
     cfg = load_config()
     data = synthetic_history(5000, seed=42, config=cfg)
@@ -63,7 +63,7 @@ def constrained_optimisation() -> Figure:
     import numpy as np
     from scipy.optimize import minimize
 
-    from circman_kernel.optimize import ProcessOptimizer
+    from circman_kernel.ai.optimize import ProcessOptimizer
 
     cfg, model = _model()
     opt = ProcessOptimizer(model, cfg, seed=1)
@@ -100,7 +100,7 @@ def constrained_optimisation() -> Figure:
 
 @bench("ai integration")
 def pareto_front() -> Figure:
-    from circman_kernel.optimize import ProcessOptimizer
+    from circman_kernel.ai.optimize import ProcessOptimizer
 
     cfg, model = _model()
     opt = ProcessOptimizer(model, cfg)

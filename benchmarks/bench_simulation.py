@@ -12,9 +12,9 @@ import copy
 import random
 
 from benchmarks.harness import Figure, bench, median_time
-from circman_kernel.scenarios import evaluate, sample
-from circman_kernel.simulation import SimulationEngine
-from circman_kernel.state import default_state
+from circman_kernel.core.state_schema import default_state
+from circman_kernel.simulation.engine import SimulationEngine
+from circman_kernel.simulation.scenarios import evaluate, sample
 
 
 def _manual_next_state(state: dict, cfg: dict) -> dict:

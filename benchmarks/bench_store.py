@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.harness import Figure, bench, median_time
-from circman_kernel.store import RunStore
+from circman_kernel.store.run_store import RunStore
 
 VARIABLES = ("temperature", "energy_consumption", "production_rate", "efficiency", "defect_rate")
 

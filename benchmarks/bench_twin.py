@@ -7,8 +7,9 @@ import time
 from datetime import datetime, timedelta
 
 from benchmarks.harness import Figure, bench, median_time
-from circman_kernel.state import StateManager, default_state
-from circman_kernel.twin import DigitalTwin
+from circman_kernel.core.state_schema import default_state
+from circman_kernel.twin.digital_twin import DigitalTwin
+from circman_kernel.twin.state import StateManager
 
 N_UPDATES = 20_000
 

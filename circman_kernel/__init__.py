@@ -7,40 +7,36 @@ on first use so that ``import circman_kernel`` stays fast in a dashboard kernel.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("circman-kernel")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+unknown"
+from circman_kernel.core.version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "CircmanConfig": "config",
-    "load_config": "config",
-    "default_config": "config",
-    "DigitalTwin": "twin",
-    "StateManager": "state",
-    "Event": "events",
-    "EventCategory": "events",
-    "EventSeverity": "events",
-    "EventManager": "events",
-    "ThresholdEvent": "events",
-    "Synchronizer": "sync",
-    "CSVReplaySource": "sync",
-    "SimulatedSensorSource": "sync",
-    "ManualInputSource": "sync",
-    "SimulationEngine": "simulation",
-    "Scenario": "scenarios",
-    "ScenarioManager": "scenarios",
-    "ManufacturingModel": "model",
-    "ProcessOptimizer": "optimize",
-    "AIIntegration": "optimize",
-    "LCAAnalyzer": "lca",
-    "LCAIntegration": "lca",
-    "LifeCycleImpact": "lca",
-    "RunStore": "store",
+    "CircmanConfig": "core.config",
+    "load_config": "core.config",
+    "default_config": "core.config",
+    "DigitalTwin": "twin.digital_twin",
+    "StateManager": "twin.state",
+    "Event": "twin.events",
+    "EventCategory": "twin.events",
+    "EventSeverity": "twin.events",
+    "EventManager": "twin.events",
+    "ThresholdEvent": "twin.events",
+    "Synchronizer": "twin.sync",
+    "CSVReplaySource": "twin.sync",
+    "SimulatedSensorSource": "twin.sync",
+    "ManualInputSource": "twin.sync",
+    "SimulationEngine": "simulation.engine",
+    "Scenario": "simulation.scenarios",
+    "ScenarioManager": "simulation.scenarios",
+    "ManufacturingModel": "ai.model",
+    "ProcessOptimizer": "ai.optimize",
+    "AIIntegration": "ai.integration",
+    "LCAAnalyzer": "lca.analyzer",
+    "LCAIntegration": "lca.integration",
+    "LifeCycleImpact": "lca.results",
+    "RunStore": "store.run_store",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -131,7 +131,7 @@ refused with an error naming the dotted path, and the state stays as it was.
 twin.update({"production_line": {"temperature": 23.5}})
 print("temperature now", twin.get_current_state()["production_line"]["temperature"], "degC")
 
-from circman_kernel.errors import StateValidationError
+from circman_kernel.core.errors import StateValidationError
 
 try:
     twin.update({"materials": {"silicon_wafer": {"inventory": -5.0}}})
@@ -149,7 +149,7 @@ nested update and feed the twin. (Notebook 07 does the same with the package's
 `CSVReplaySource` and a synchroniser.)
 """),
         code("""
-from circman_kernel.paths import data_dir
+from circman_kernel.core.paths import data_dir
 
 shift = pd.read_csv(data_dir() / "sample_shift.csv")
 
@@ -671,7 +671,7 @@ and the outcomes a dict of arrays aligned on its rows; all 256 run as columns of
 vectorised model run.
 """),
         code("""
-from circman_kernel.scenarios import analyse, evaluate, sample
+from circman_kernel.simulation.scenarios import analyse, evaluate, sample
 
 space = {
     "cycle_time": (24.0, 36.0),
@@ -752,7 +752,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from circman_kernel import ManufacturingModel, ProcessOptimizer
-from circman_kernel.model import synthetic_history
+from circman_kernel.ai.model import synthetic_history
 
 production, quality = synthetic_history(2000, seed=3)
 model = ManufacturingModel()
@@ -1037,7 +1037,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from circman_kernel import CSVReplaySource, DigitalTwin, SimulatedSensorSource, Synchronizer
-from circman_kernel.paths import data_dir
+from circman_kernel.core.paths import data_dir
 
 twin = DigitalTwin(store=store, seed=1, name="replayed line")
 twin.initialize()
@@ -1089,7 +1089,7 @@ ran.
         code("""
 from dask.distributed import Client, LocalCluster
 
-from circman_kernel.scenarios import evaluate, sample
+from circman_kernel.simulation.scenarios import evaluate, sample
 
 experiments = sample({"cycle_time": (24.0, 36.0), "target_temperature": (20.0, 28.0)}, 64,
                      method="lhs", seed=5)

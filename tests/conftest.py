@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from circman_kernel.config import CircmanConfig, load_config
+from circman_kernel.core.config import CircmanConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(db_path: Path):
     """A fresh run store on a temporary DuckDB file."""
-    from circman_kernel.store import RunStore
+    from circman_kernel.store.run_store import RunStore
 
     return RunStore(db_path)
 
@@ -59,7 +59,7 @@ def store(db_path: Path):
 @pytest.fixture
 def twin(config: CircmanConfig):
     """A fresh, initialised digital twin with a fixed seed and no store."""
-    from circman_kernel.twin import DigitalTwin
+    from circman_kernel.twin.digital_twin import DigitalTwin
 
     t = DigitalTwin(config=config, seed=1)
     assert t.initialize() is True

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from circman_kernel.dashboard import dashboard_command
+from circman_kernel.server.dashboard import dashboard_command
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

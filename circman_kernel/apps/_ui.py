@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from plotly.graph_objs._figurewidget import FigureWidget
 
 from circman_kernel.apps import FIGURE_ESM_ENV, MODE_ENV, MODES
-from circman_kernel.errors import CircmanError, ParameterError
+from circman_kernel.core.errors import CircmanError, ParameterError
 
 log = logging.getLogger("circman.apps")
 
@@ -93,14 +93,14 @@ def dashboard_mode() -> str:
 
 
 def open_store(store: Any = None, *, published: bool | None = None) -> Any:
-    """Return ``store`` or a :class:`~circman_kernel.store.RunStore` on the default file.
+    """Return ``store`` or a :class:`~circman_kernel.store.run_store.RunStore` on the default file.
 
     ``published`` defaults to the dashboard mode: a published dashboard may save new
     runs but cannot delete or overwrite stored ones.
     """
     if store is not None:
         return store
-    from circman_kernel.store import RunStore
+    from circman_kernel.store.run_store import RunStore
 
     if published is None:
         published = dashboard_mode() == "published"

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from circman_kernel.apps._ui import COLORS, AppView, KPICard, axis_title, kpi_row, make_figure
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 __all__ = ["PHASE_LABELS", "UNITS", "lca_app"]
 
@@ -28,7 +28,7 @@ UNITS = {
 
 
 def _profiles(config_dir: Any) -> list[str]:
-    from circman_kernel.paths import default_config_dir
+    from circman_kernel.core.paths import default_config_dir
 
     base = config_dir or default_config_dir()
     folder = base / "impact_profiles" if base else None
@@ -40,8 +40,8 @@ def lca_app(
     config: Any = None, *, samples: int = 2000, seed: int = 1, background: bool = True
 ) -> AppView:
     """Return the LCA app for one module (functional units: module, kWp, kWh)."""
-    from circman_kernel.config import load_config
-    from circman_kernel.lca import LCAAnalyzer
+    from circman_kernel.core.config import load_config
+    from circman_kernel.lca.analyzer import LCAAnalyzer
 
     config = config if config is not None else load_config()
     regions = list(config.impact_factors.GRID_CARBON_INTENSITIES)

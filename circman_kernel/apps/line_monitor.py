@@ -21,8 +21,8 @@ from circman_kernel.apps._ui import (
     kpi_row,
     labelled,
 )
-from circman_kernel.errors import ParameterError
-from circman_kernel.state import get_path
+from circman_kernel.core.errors import ParameterError
+from circman_kernel.core.state_schema import get_path
 
 __all__ = ["line_monitor_app", "open_alerts"]
 
@@ -68,15 +68,15 @@ def line_monitor_app(
     window : int
         Number of most recent states drawn in the charts.
     """
-    from circman_kernel.config import load_config
-    from circman_kernel.paths import data_dir
-    from circman_kernel.sync import (
+    from circman_kernel.core.config import load_config
+    from circman_kernel.core.paths import data_dir
+    from circman_kernel.twin.digital_twin import DigitalTwin
+    from circman_kernel.twin.sync import (
         CSVReplaySource,
         ManualInputSource,
         SimulatedSensorSource,
         Synchronizer,
     )
-    from circman_kernel.twin import DigitalTwin
 
     if window < 2:
         raise ParameterError("window must be >= 2 states", name="window", value=window)

@@ -21,7 +21,7 @@ from circman_kernel.apps._ui import (
     make_figure,
     set_traces,
 )
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 __all__ = ["OUTCOME_UNITS", "optimization_app"]
 
@@ -48,11 +48,11 @@ def optimization_app(
     config: Any = None, *, seed: int = 1, steps: int = 24, background: bool = True
 ) -> AppView:
     """Return the optimisation app (surrogate model, honesty check by the process model)."""
-    from circman_kernel.ai_integration import AIIntegration
-    from circman_kernel.config import load_config
-    from circman_kernel.model import ManufacturingModel
-    from circman_kernel.optimize import ProcessOptimizer
-    from circman_kernel.twin import DigitalTwin
+    from circman_kernel.ai.integration import AIIntegration
+    from circman_kernel.ai.model import ManufacturingModel
+    from circman_kernel.ai.optimize import ProcessOptimizer
+    from circman_kernel.core.config import load_config
+    from circman_kernel.twin.digital_twin import DigitalTwin
 
     config = config if config is not None else load_config()
     model = ManufacturingModel.default(config)

@@ -23,7 +23,7 @@ from circman_kernel.apps._ui import (
     set_traces,
     variable_label,
 )
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 __all__ = ["run_explorer_app", "runs_download"]
 
@@ -86,7 +86,7 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         background=background,
     )
     store = open_store(store)
-    from circman_kernel.store import KINDS
+    from circman_kernel.store.run_store import KINDS
 
     kind = widgets.Dropdown(options=[ALL, *KINDS], value=ALL, description="Kind")
     name = widgets.Text(placeholder="name contains…", description="Name")

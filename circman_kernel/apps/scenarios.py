@@ -20,7 +20,7 @@ from circman_kernel.apps._ui import (
     set_traces,
     variable_label,
 )
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 __all__ = ["SAMPLE_SCENARIOS", "scenarios_app"]
 
@@ -41,8 +41,8 @@ def scenarios_app(
     stored scenarios). Comparisons use common random numbers, so differences come from
     the parameters, not the noise.
     """
-    from circman_kernel.config import load_config
-    from circman_kernel.scenarios import ScenarioManager
+    from circman_kernel.core.config import load_config
+    from circman_kernel.simulation.scenarios import ScenarioManager
 
     config = config if config is not None else load_config()
     manager = ScenarioManager(config)

@@ -18,7 +18,7 @@ from circman_kernel.apps._ui import (
     open_store,
     variable_label,
 )
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 __all__ = ["fan_traces", "simulation_app"]
 
@@ -63,8 +63,8 @@ def simulation_app(
     Changing a parameter re-runs the Monte Carlo simulation (on a worker thread, with a
     progress bar) and redraws the fan chart of the selected variable; "Save run" stores it.
     """
-    from circman_kernel.config import load_config
-    from circman_kernel.simulation import SimulationEngine
+    from circman_kernel.core.config import load_config
+    from circman_kernel.simulation.engine import SimulationEngine
 
     config = config if config is not None else load_config()
     engine = SimulationEngine(config)

@@ -2,7 +2,7 @@
 
 Each module in :data:`COMMAND_MODULES` defines ``register(subparsers)``, which adds its
 sub-commands and sets ``func(args) -> int`` on them. Errors the package raises on purpose
-(:class:`~circman_kernel.errors.CircmanError`) are printed as one readable line and give
+(:class:`~circman_kernel.core.errors.CircmanError`) are printed as one readable line and give
 exit status 2; anything else is a bug and keeps its traceback.
 """
 
@@ -17,8 +17,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from circman_kernel import __version__
-from circman_kernel.errors import CircmanError
+from circman_kernel.core.errors import CircmanError
+from circman_kernel.core.version import __version__
 
 COMMAND_MODULES = ("core", "runs", "simulate", "lca", "optimize", "dashboard")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

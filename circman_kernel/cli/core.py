@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from circman_kernel.diagnostics import run_diagnostics
+from circman_kernel.cli.diagnostics import run_diagnostics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from circman_kernel.demo import run_demo
+    from circman_kernel.cli.demo import run_demo
 
     return run_demo(config_dir=args.config_dir, db=args.db)
 

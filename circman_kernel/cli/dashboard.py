@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the Voila/Jupyter server imports cost ~2 s; load them only to serve
-    from circman_kernel.dashboard import DashboardCommand
+    from circman_kernel.server.dashboard import DashboardCommand
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ def _run(cmd: DashboardCommand, print_only: bool, args: argparse.Namespace) -> i
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from circman_kernel.dashboard import dashboard_command
+    from circman_kernel.server.dashboard import dashboard_command
 
     cmd = dashboard_command(
         host=args.host,
@@ -78,6 +78,6 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from circman_kernel.dashboard import lab_command
+    from circman_kernel.server.dashboard import lab_command
 
     return _run(lab_command(host=args.host, port=args.port), args.print_command, args)

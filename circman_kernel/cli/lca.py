@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 #: Keys of an inputs file and their defaults (None: required).
 INPUT_KEYS: dict[str, Any] = {
@@ -87,10 +87,10 @@ def _finite(value: Any) -> Any:
 
 
 def _lca(args: argparse.Namespace) -> int:
-    from circman_kernel.config import load_config
-    from circman_kernel.lca import LCAAnalyzer
-    from circman_kernel.lca_integration import LCAIntegration
-    from circman_kernel.state import default_state
+    from circman_kernel.core.config import load_config
+    from circman_kernel.core.state_schema import default_state
+    from circman_kernel.lca.analyzer import LCAAnalyzer
+    from circman_kernel.lca.integration import LCAIntegration
 
     config = load_config(args.config_dir)
     analyzer = LCAAnalyzer(args.profile, config=config, config_dir=args.config_dir)

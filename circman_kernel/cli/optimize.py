@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,18 +93,18 @@ def parse_constraints(items: list[str]) -> dict[str, object]:
 def _optimize(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from circman_kernel.ai_integration import AIIntegration, _jsonable
-    from circman_kernel.config import load_config
-    from circman_kernel.model import ManufacturingModel
-    from circman_kernel.optimize import ProcessOptimizer
-    from circman_kernel.twin import DigitalTwin
+    from circman_kernel.ai.integration import AIIntegration, _jsonable
+    from circman_kernel.ai.model import ManufacturingModel
+    from circman_kernel.ai.optimize import ProcessOptimizer
+    from circman_kernel.core.config import load_config
+    from circman_kernel.twin.digital_twin import DigitalTwin
 
     constraints = parse_constraints(args.constraint)
     state = {k: _number(k, v) for k, v in _pairs(args.set, "--set").items()}
     config = load_config(args.config_dir)
     store = None
     if not args.no_store and not args.pareto:
-        from circman_kernel.store import RunStore
+        from circman_kernel.store.run_store import RunStore
 
         store = RunStore(args.db)
     twin = DigitalTwin(config, seed=args.seed)

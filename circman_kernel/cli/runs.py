@@ -7,12 +7,12 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from circman_kernel.store_schema import KINDS
+from circman_kernel.store.schema import KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from circman_kernel.store import RunStore
+    from circman_kernel.store.run_store import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace) -> RunStore:
-    from circman_kernel.store import RunStore
+    from circman_kernel.store.run_store import RunStore
 
     return RunStore(args.db)
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 
-from circman_kernel.errors import ParameterError
+from circman_kernel.core.errors import ParameterError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def _parse_params(items: list[str]) -> dict[str, object]:
 
 
 def _config(args: argparse.Namespace):
-    from circman_kernel.config import load_config
+    from circman_kernel.core.config import load_config
 
     return load_config(args.config_dir)
 
@@ -74,7 +74,7 @@ def _config(args: argparse.Namespace):
 def _store(args: argparse.Namespace, *, always: bool = False):
     if getattr(args, "no_store", False) and not always:
         return None
-    from circman_kernel.store import RunStore
+    from circman_kernel.store.run_store import RunStore
 
     return RunStore(args.db)
 
@@ -96,7 +96,7 @@ def _print_kpis(kpis: dict[str, float], run_id: str | None, as_json: bool) -> No
 def _simulate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from circman_kernel.simulation import SimulationEngine
+    from circman_kernel.simulation.engine import SimulationEngine
 
     engine = SimulationEngine(_config(args), store=_store(args))
     params = _parse_params(args.param)
@@ -123,7 +123,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _manager(args: argparse.Namespace, *, store: bool = True):
-    from circman_kernel.scenarios import ScenarioManager
+    from circman_kernel.simulation.scenarios import ScenarioManager
 
     return ScenarioManager(_config(args), store=_store(args, always=True) if store else None)
 

@@ -1,0 +1,302 @@
+"""Checking an optimisation problem before any work, and the honesty check after it.
+
+Split from :mod:`circman_kernel.ai.optimize` to keep each module short; the functions here
+are called by :class:`~circman_kernel.ai.optimize.ProcessOptimizer`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from circman_kernel.ai.model import _unknown_message
+from circman_kernel.core.config import PARAMETER_NAMES, _unknown_key_message
+from circman_kernel.core.errors import ConfigError, OptimizationError, ParameterError
+
+if TYPE_CHECKING:
+    from circman_kernel.ai.optimize import (
+        HonestyCheck,
+        OptimizationResult,
+        ProcessOptimizer,
+        _Problem,
+    )
+
+__all__ = ["build_problem", "honesty_check", "parse_constraint"]
+
+_OBJECTIVES = {"weighted": None, "efficiency": "efficiency", "quality": "defect_rate"}
+
+
+def parse_constraint(name: str, value: Any) -> tuple[float, float]:
+    """Return ``(lo, hi)`` from a constraint value; one number means ``lo == hi``.
+
+    Accepts a number, a ``(lo, hi)`` pair (``None`` for an open side) or a mapping with
+    ``min``/``max``. NaN, a non-number or ``lo > hi`` raise :class:`ParameterError`.
+
+    >>> parse_constraint("cycle_time", (20, None))
+    (20.0, inf)
+    """
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"min", "max"}
+        if unknown:
+            raise ParameterError(
+                f"constraint {name!r}: keys must be 'min'/'max', got {sorted(unknown)}",
+                name=name,
+                value=value,
+            )
+        value = (value.get("min"), value.get("max"))
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        v = _number(name, value, None)
+        return (v, v)
+    if isinstance(value, list | tuple | np.ndarray) and len(value) == 2:
+        lo = _number(name, value[0], -math.inf)
+        hi = _number(name, value[1], math.inf)
+        if lo > hi:
+            raise ParameterError(
+                f"constraint {name!r}: min {lo} > max {hi}; give (min, max) with min <= max",
+                name=name,
+                value=tuple(value),
+            )
+        return (lo, hi)
+    raise ParameterError(
+        f"constraint {name!r} must be a number (equality), a (min, max) pair "
+        f"or {{'min': .., 'max': ..}}, got {value!r}",
+        name=name,
+        value=value,
+    )
+
+
+def _number(name: str, value: Any, open_side: float | None) -> float:
+    if value is None and open_side is not None:
+        return open_side
+    if isinstance(value, bool):
+        raise ParameterError(f"{name}: expected a number, got {value!r}", name=name, value=value)
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"{name}: expected a number, got {value!r}", name=name, value=value
+        ) from None
+    if math.isnan(out) or (open_side is None and math.isinf(out)):
+        raise ParameterError(
+            f"{name}: value must be a finite number, got {value!r}", name=name, value=value
+        )
+    return out
+
+
+def _params(
+    kind: str, values: Any, features: tuple[str, ...], targets: tuple[str, ...]
+) -> dict[str, float]:
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ParameterError(
+            f"{kind} must be a dict of parameter -> value, got {type(values).__name__}", name=kind
+        )
+    out = {}
+    for name, value in values.items():
+        if name not in features:
+            if name in targets:
+                raise ParameterError(
+                    f"{kind}: {name!r} is an outcome the model predicts, not an input; "
+                    f"constrain it instead, e.g. constraints={{{name!r}: (min, max)}}",
+                    name=name,
+                    value=value,
+                )
+            raise ParameterError(
+                f"{kind}: " + _unknown_message(name, features), name=name, value=value
+            )
+        out[name] = _number(name, value, None)
+    return out
+
+
+def build_problem(
+    opt: ProcessOptimizer,
+    objective: str,
+    current_params: Any,
+    constraints: Any,
+    fixed: Any,
+    extra: Any,
+) -> _Problem:
+    """Validate inputs and return a ``_Problem``; raise before any solver work."""
+    from circman_kernel.ai.optimize import _Problem
+
+    if objective not in _OBJECTIVES:
+        raise ParameterError(
+            f"unknown objective {objective!r}; use {', '.join(_OBJECTIVES)}",
+            name="objective",
+            value=objective,
+        )
+    model = opt.model
+    features, targets = model.feature_names_, model.target_names_
+    cfg = opt._cfg()
+    needed = _OBJECTIVES[objective]
+    weights = dict(cfg.optimization.OBJECTIVE_WEIGHTS) if objective == "weighted" else {}
+    for name in [needed] if needed else list(weights):
+        if name not in targets:
+            raise ParameterError(
+                f"objective {objective!r} needs the outcome {name!r}, which "
+                f"the model does not predict (it predicts {', '.join(targets)})",
+                name=name,
+            )
+    params = _params("current_params", current_params, features, targets)
+    if not params:
+        raise ParameterError(
+            "current_params is empty: name the parameters to optimise with their current values",
+            name="current_params",
+        )
+    held = _params("fixed", fixed, features, targets)
+    both = set(params) & set(held)
+    if both:
+        raise ParameterError(f"{sorted(both)} given both to optimise and as fixed", name="fixed")
+
+    merged: dict[str, tuple[float, float]] = {}
+    configured = {
+        **cfg.digital_twin.AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS,
+        **cfg.optimization.DEFAULT_CONSTRAINTS,
+    }
+    for name, value in configured.items():
+        if name in features or name in targets:
+            merged[name] = parse_constraint(name, value)
+        elif name not in PARAMETER_NAMES:
+            # load_config rejects such keys; a config built without validation
+            # (model_construct) must not lose a constraint silently either
+            raise ConfigError(
+                _unknown_key_message(
+                    cfg.source, "constraints", name, dict.fromkeys(sorted(PARAMETER_NAMES))
+                ),
+                file=cfg.source,
+                key=name,
+                value=value,
+            )
+        # else: a known parameter this model does not use (e.g. input_amount); it does not apply
+    if constraints is not None and not isinstance(constraints, Mapping):
+        raise ParameterError(
+            "constraints must be a dict of name -> (min, max) or value", name="constraints"
+        )
+    for name, value in (constraints or {}).items():
+        if name not in features and name not in targets:
+            raise ParameterError(
+                "constraints: " + _unknown_message(name, (*features, *targets)),
+                name=name,
+                value=value,
+            )
+        merged[name] = parse_constraint(name, value)
+
+    outcome: dict[str, tuple[float, float]] = {k: v for k, v in merged.items() if k in targets}
+    for name, (lo, hi) in (extra or {}).items():
+        if name not in targets:
+            raise ParameterError(f"the model does not predict {name!r}", name=name)
+        old_lo, old_hi = outcome.get(name, (-math.inf, math.inf))
+        new = (max(lo, old_lo), min(hi, old_hi))
+        if new[0] > new[1]:
+            raise ParameterError(
+                f"constraint on {name!r} is empty: this call requires [{lo}, {hi}] and the "
+                f"other constraints [{old_lo}, {old_hi}]",
+                name=name,
+                value=(lo, hi),
+            )
+        outcome[name] = new
+
+    defaults = {f: model.feature_defaults_[f] for f in features if f not in params}
+    fixed_all = {**defaults, **held}
+    for name, value in fixed_all.items():
+        if name in merged and not merged[name][0] <= value <= merged[name][1]:
+            raise OptimizationError(
+                f"{name} is held at {value:g} (not optimised), outside its constraint "
+                f"{merged[name]}; optimise it (put it in current_params) or relax the constraint"
+            )
+    lower, upper = [], []
+    for name in params:
+        t_lo, t_hi = model.feature_ranges_[name]
+        lo, hi = merged.get(name, (-math.inf, math.inf))
+        lo = lo if math.isfinite(lo) else min(t_lo, hi)
+        hi = hi if math.isfinite(hi) else max(t_hi, lo)
+        lower.append(lo)
+        upper.append(hi)
+    return _Problem(
+        objective=objective,
+        variables=tuple(params),
+        lower=np.array(lower),
+        upper=np.array(upper),
+        start=np.array(list(params.values())),
+        fixed=fixed_all,
+        outcome_bounds=outcome,
+        weights=weights,
+        constraints={k: list(v) for k, v in merged.items()},
+    )
+
+
+def honesty_check(
+    opt: ProcessOptimizer, problem: _Problem, result: OptimizationResult
+) -> HonestyCheck:
+    """Re-run the reference simulator at the start and the optimum; compare the gains."""
+    from circman_kernel.ai.optimize import HonestyCheck, objective_values
+
+    cfg = opt._cfg()
+    settings = cfg.optimization.SOLVER
+    k, sigma = settings.honesty_iterations, settings.honesty_sigma
+    frame = pd.DataFrame(
+        [{**problem.fixed, **result.initial_params}, {**problem.fixed, **result.params}]
+    )
+    if opt.simulator == "process":
+        from circman_kernel.ai.surrogate_data import simulate_outcomes
+
+        sim = simulate_outcomes(
+            frame, seed=opt.seed, iterations=k, initial_state=opt.initial_state, config=cfg
+        )
+    elif callable(opt.simulator):
+        sim = opt.simulator(frame, seed=opt.seed, iterations=k)
+    else:
+        raise ParameterError(
+            f"simulator must be 'process', a callable or None, got {opt.simulator!r}",
+            name="simulator",
+        )
+    targets = tuple(c for c in sim.columns if c not in ("row", "iteration"))
+    before = sim[sim["row"] == 0].sort_values("iteration")
+    after = sim[sim["row"] == 1].sort_values("iteration")
+    Yb, Ya = before[list(targets)].to_numpy(float), after[list(targets)].to_numpy(float)
+    fb = objective_values(problem.objective, problem.weights, targets, Yb)
+    fa = objective_values(problem.objective, problem.weights, targets, Ya)
+    diff = fb - fa
+    gain = float(diff.mean())
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    tol = 1e-9 * max(1.0, abs(float(fb.mean())))
+
+    violations: dict[str, float] = {}
+    for name, (lo, hi) in problem.outcome_bounds.items():
+        if name not in targets:
+            continue
+        values = Ya[:, targets.index(name)]
+        slack = sigma * (values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
+        mean = float(values.mean())
+        gap = max(lo - slack - mean, mean - hi - slack, 0.0)
+        if gap > 1e-9 * max(1.0, abs(mean)):
+            violations[name] = gap
+    predicted = result.predicted_improvement
+    if predicted <= tol:
+        verdict = "no gain claimed"
+    elif gain > max(sigma * se, tol) and not violations:
+        # a real gain; "partly" when the simulation shows under half of the prediction
+        verdict = "reproduced" if gain >= 0.5 * predicted else "partly reproduced"
+    else:
+        verdict = "not reproduced"
+    sim_before = {t: float(Yb[:, i].mean()) for i, t in enumerate(targets)}
+    sim_after = {t: float(Ya[:, i].mean()) for i, t in enumerate(targets)}
+    sim_before["objective"], sim_after["objective"] = float(fb.mean()), float(fa.mean())
+    return HonestyCheck(
+        verdict=verdict,
+        predicted_improvement=float(predicted),
+        simulated_improvement=gain,
+        simulated_improvement_se=se,
+        simulated_before=sim_before,
+        simulated_after=sim_after,
+        constraints_hold_simulated=not violations,
+        simulated_violations=violations,
+        out_of_training_range=result.out_of_training_range,
+        iterations=k,
+        seed=opt.seed,
+    )

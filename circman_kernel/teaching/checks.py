@@ -1,0 +1,480 @@
+"""Self-checks for the exercises of the guided notebooks (``notebooks/0*.ipynb``).
+
+Each exercise has an id (``"02-1"``: notebook 02, first exercise) and a check function
+``check_<name>(answer) -> CheckResult``. A check works the expected answer out itself with
+the package (the exercise fixes every seed), compares, and says *correct*, *wrong* (with a
+hint that points at the idea, never at the value) or *not yet answered* (the placeholder
+``answer = None`` is still there). Checks never raise on a learner's answer.
+
+Reference solutions live in :mod:`circman_kernel.teaching.solutions`, not in the learner's
+notebooks; instructors show them with :func:`solution`.
+
+Examples
+--------
+>>> from circman_kernel import teaching
+>>> teaching.check_functional_unit(None).status
+'unanswered'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from circman_kernel.core.errors import ParameterError
+
+__all__ = [
+    "EXERCISES",
+    "CheckResult",
+    "Exercise",
+    "check",
+    "exercises",
+    "solution",
+]
+
+CORRECT, WRONG, UNANSWERED = "correct", "wrong", "unanswered"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one self-check: ``status`` is ``correct``, ``wrong`` or ``unanswered``."""
+
+    exercise: str
+    status: str
+    message: str
+    hint: str = ""
+
+    @property
+    def correct(self) -> bool:
+        """True when the answer was accepted."""
+        return self.status == CORRECT
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __str__(self) -> str:
+        mark = {CORRECT: "✔ correct", WRONG: "✘ not quite", UNANSWERED: "… not yet answered"}
+        text = f"[{self.exercise}] {mark[self.status]}: {self.message}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self) -> str:
+        icon = {CORRECT: "✅", WRONG: "❌", UNANSWERED: "✏️"}[self.status]
+        text = f"{icon} **Exercise {self.exercise}**: {self.message}"
+        return f"{text}  \n*Hint:* {self.hint}" if self.hint else text
+
+
+# A verdict is (ok, hint): the comparison decides, the hint says what to reconsider.
+Verdict = tuple[bool, str]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: where it is, what it asks, and how an answer is judged.
+
+    ``compare(answer, expected)`` returns ``(ok, hint)``; ``expected`` comes from the
+    reference solution in :mod:`circman_kernel.teaching.solutions`.
+    """
+
+    id: str
+    name: str
+    notebook: str
+    question: str
+    compare: Callable[[Any, Any], Verdict] = field(repr=False)
+    praise: str = "well done."
+
+
+# ----------------------------------------------------------------------------- comparers
+def _is_number(x: Any) -> bool:
+    if isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def numeric(
+    *, rtol: float = 1e-3, atol: float = 0.0, unit: str = "", idea: str = ""
+) -> Callable[[Any, Any], Verdict]:
+    """Compare a number within a relative/absolute tolerance; hint only says high or low."""
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if not _is_number(answer):
+            what = f"a single number{f' in {unit}' if unit else ''}"
+            return False, f"the answer should be {what}, not {type(answer).__name__}."
+        a, e = float(answer), float(expected)
+        if math.isclose(a, e, rel_tol=rtol, abs_tol=atol):
+            return True, ""
+        direction = "too high" if a > e else "too low"
+        if e != 0 and (abs(a / e) > 50 or abs(a / e) < 0.02):
+            direction += " by a large factor: check the units and the unit conversions"
+        return False, f"your value is {direction}. {idea}".strip()
+
+    return compare
+
+
+def integer(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
+    """Compare a whole number exactly; the hint says high or low."""
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if not _is_number(answer) or float(answer) != int(float(answer)):
+            return False, "the answer should be a whole number (a count)."
+        a, e = int(float(answer)), int(expected)
+        if a == e:
+            return True, ""
+        return False, f"your count is {'too high' if a > e else 'too low'}. {idea}".strip()
+
+    return compare
+
+
+def choice(*, idea: str = "", options: Iterable[str] = ()) -> Callable[[Any, Any], Verdict]:
+    """Compare a name (case and surrounding blanks ignored)."""
+    opts = tuple(options)
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if not isinstance(answer, str):
+            return False, "the answer should be a name, given as a string."
+        if answer.strip().lower() == str(expected).strip().lower():
+            return True, ""
+        if opts and answer.strip().lower() not in {o.lower() for o in opts}:
+            return False, (
+                "that is not one of the candidates: check its spelling against the "
+                f"names in the notebook. {idea}"
+            ).strip()
+        return False, f"that is not the one. {idea}".strip()
+
+    return compare
+
+
+def names(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
+    """Compare a collection of names as a set; the hint says missing/extra, not which."""
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if isinstance(answer, str) or not isinstance(answer, Iterable):
+            return False, "the answer should be a collection (list or set) of names."
+        got = {str(a).strip() for a in answer}
+        want = {str(e) for e in expected}
+        if got == want:
+            return True, ""
+        parts = []
+        if want - got:
+            parts.append(f"{len(want - got)} missing")
+        if got - want:
+            parts.append(f"{len(got - want)} that should not be there")
+        return False, f"your set has {' and '.join(parts)}. {idea}".strip()
+
+    return compare
+
+
+def boolean(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
+    """Compare a yes/no answer given as ``True``/``False``."""
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if not isinstance(answer, bool):
+            return False, "the answer should be True or False."
+        return (True, "") if answer == bool(expected) else (False, idea or "think again.")
+
+    return compare
+
+
+def sql_first_value(
+    value_compare: Callable[[Any, Any], Verdict], *, idea: str = ""
+) -> Callable[[Any, Any], Verdict]:
+    """Run the learner's SQL on a check database; compare its first value (row 1, column 1).
+
+    The check database holds the same runs the notebook creates (same recipe, same seeds),
+    so a query that works in the notebook works there.
+    """
+
+    def compare(answer: Any, expected: Any) -> Verdict:
+        if not isinstance(answer, str) or not answer.strip():
+            return False, "the answer should be the text of a SQL query (a string)."
+        from circman_kernel.core.errors import StoreError
+        from circman_kernel.teaching import solutions as teaching_solutions
+
+        try:
+            frame = teaching_solutions.check_store().query(answer)
+        except StoreError as exc:
+            first = str(exc).splitlines()[0]
+            return False, f"the query failed on the check database: {first}"
+        if frame.empty or frame.shape[1] == 0:
+            return False, f"the query returned no rows. {idea}".strip()
+        ok, hint = value_compare(frame.iat[0, 0], expected)
+        if ok:
+            return True, ""
+        return False, f"the first value your query returns is not the one asked for: {hint}"
+
+    return compare
+
+
+# ----------------------------------------------------------------------------- registry
+def exercises() -> list[Exercise]:
+    """Return every exercise in notebook order."""
+    return [EXERCISES[k] for k in sorted(EXERCISES)]
+
+
+def _find(exercise: str) -> Exercise:
+    if exercise in EXERCISES:
+        return EXERCISES[exercise]
+    for ex in EXERCISES.values():
+        if ex.name == exercise:
+            return ex
+    known = ", ".join(f"{e.id} ({e.name})" for e in exercises())
+    raise ParameterError(f"unknown exercise {exercise!r}; known exercises: {known}")
+
+
+def check(exercise: str, answer: Any) -> CheckResult:
+    """Check ``answer`` to ``exercise`` (an id such as ``"02-1"`` or its name)."""
+    ex = _find(exercise)
+    if answer is None or answer is Ellipsis:
+        return CheckResult(
+            ex.id,
+            UNANSWERED,
+            "replace `answer = None` in the cell marked `# YOUR ANSWER` with your answer, "
+            "run it, then run this cell again.",
+        )
+    from circman_kernel.teaching import solutions as teaching_solutions
+
+    try:
+        expected = teaching_solutions.expected(ex.id)
+    except Exception as exc:  # the package cannot work the answer out: say so, do not hide it
+        raise RuntimeError(
+            f"exercise {ex.id}: the self-check could not compute the expected answer "
+            f"({type(exc).__name__}: {exc}); check the circman installation"
+        ) from exc
+    try:
+        ok, hint = ex.compare(answer, expected)
+    except Exception as exc:  # a learner's odd object must give a hint, not a traceback
+        ok, hint = False, f"this answer could not be compared ({type(exc).__name__}: {exc})."
+    if ok:
+        return CheckResult(ex.id, CORRECT, ex.praise)
+    return CheckResult(ex.id, WRONG, "not the expected answer yet.", hint)
+
+
+def solution(exercise: str, *, show: bool = True) -> str:
+    """Return (and print, with ``show=True``) the reference solution of an exercise.
+
+    For instructors: the learner notebooks do not contain the solutions.
+    """
+    from circman_kernel.teaching import solutions as teaching_solutions
+
+    ex = _find(exercise)
+    code = teaching_solutions.code(ex.id)
+    if show:
+        print(f"# Exercise {ex.id} ({ex.notebook}): {ex.question}\n{code}")
+    return code
+
+
+def _make_check(ex: Exercise) -> Callable[[Any], CheckResult]:
+    def check_fn(answer: Any) -> CheckResult:
+        return check(ex.id, answer)
+
+    check_fn.__name__ = f"check_{ex.name}"
+    check_fn.__qualname__ = check_fn.__name__
+    check_fn.__doc__ = f"Check exercise {ex.id} ({ex.notebook}): {ex.question}"
+    return check_fn
+
+
+# ----------------------------------------------------------------------------- exercises
+NB01 = "01_digital_twin.ipynb"
+NB02 = "02_simulation_monte_carlo.ipynb"
+NB03 = "03_scenarios_sweeps.ipynb"
+NB04 = "04_surrogate_optimisation.ipynb"
+NB05 = "05_life_cycle_assessment.ipynb"
+NB06 = "06_sql_over_runs.ipynb"
+NB07 = "07_realtime_and_dask.ipynb"
+
+_ALL: tuple[Exercise, ...] = (
+    Exercise(
+        "01-1",
+        "minutes_above_threshold",
+        NB01,
+        "For how many minutes of the shift was the line temperature above its upper "
+        "threshold (from the breach event to the recovery event, by sensor time)?",
+        numeric(
+            atol=0.5,
+            unit="minutes",
+            idea="Use the sensor time each threshold event carries in its details, not the "
+            "moment the event object was created, and convert seconds to minutes.",
+        ),
+        "the cooling fault is visible in the events alone, no need to scan every row.",
+    ),
+    Exercise(
+        "01-2",
+        "temperature_at_ten",
+        NB01,
+        "What was the line temperature [degC] in effect at 10:00:07 on the shift's day?",
+        numeric(
+            atol=1e-6,
+            unit="degC",
+            idea="The state in effect at a time is the most recent one at or before it; "
+            "the state manager can look it up without a loop.",
+        ),
+        "a time look-up in the history is a binary search, not a scan.",
+    ),
+    Exercise(
+        "02-1",
+        "hour_wafers_run_out",
+        NB02,
+        "In the 200-step run (seed 7, default parameters), at which step (hour) does the "
+        "silicon wafer inventory first reach zero?",
+        integer(
+            idea="Look at materials.silicon_wafer.inventory in the wide frame and find the "
+            "first step where it is (numerically) zero."
+        ),
+        "from that hour on the line cannot make modules: output is material-limited.",
+    ),
+    Exercise(
+        "02-2",
+        "p95_energy_per_module",
+        NB02,
+        "In the Monte Carlo run (500 iterations, 48 steps, uncertainty 0.1, seed 42), what is "
+        "the 95th percentile of energy per module [kWh/module] across iterations?",
+        numeric(
+            rtol=1e-3,
+            unit="kWh/module",
+            idea="Take the KPI table of the Monte Carlo run (one row per iteration) and the "
+            "95th percentile of the right column, not a per-step percentile.",
+        ),
+        "one in twenty iterations needs more energy per module than that.",
+    ),
+    Exercise(
+        "03-1",
+        "faster_cycle_output_pct",
+        NB03,
+        "By how many percent does the 'faster cycle' scenario change the modules made "
+        "against the baseline (48 h, seed 0)?",
+        numeric(
+            rtol=1e-3,
+            unit="%",
+            idea="The comparison table has a column of percentage differences for each KPI.",
+        ),
+        "with common random numbers the difference comes from the parameters alone.",
+    ),
+    Exercise(
+        "03-2",
+        "most_influential",
+        NB03,
+        "Which swept parameter influences energy per module the most (rank 1)?",
+        choice(
+            idea="Read the sensitivity ranking of energy per module, not of another KPI.",
+            options=(
+                "cycle_time",
+                "target_temperature",
+                "energy_consumption_increment",
+                "base_defect_rate",
+            ),
+        ),
+        "that is the lever to study first.",
+    ),
+    Exercise(
+        "04-1",
+        "optimum_reproduced",
+        NB04,
+        "Does the process model show a real gain (beyond its Monte Carlo noise) at the "
+        "weighted optimum, as the honesty check judges it?",
+        boolean(
+            idea="Read the verdict of the honesty check: it weighs the simulated gain "
+            "against its standard error, not against the size the surrogate promised."
+        ),
+        "always trust the physics re-run over the surrogate's promise.",
+    ),
+    Exercise(
+        "04-2",
+        "lowest_pareto_carbon",
+        NB04,
+        "What is the lowest carbon footprint per module [kg CO2-eq/module] on the Pareto front?",
+        numeric(
+            rtol=1e-3,
+            unit="kg CO2-eq/module",
+            idea="Take the minimum of the carbon column of the front, not of the whole "
+            "population or of another objective.",
+        ),
+        "the other end of the front trades carbon for output.",
+    ),
+    Exercise(
+        "05-1",
+        "manufacturing_by_hand",
+        NB05,
+        "By hand: the manufacturing impact [kg CO2-eq] of 5 kg silicon wafer, 12 kg solar "
+        "glass, 2.5 kg aluminium frame and 80 kWh of electricity.",
+        numeric(
+            rtol=1e-6,
+            unit="kg CO2-eq",
+            idea="Sum quantity x material factor over the materials, then add energy x the "
+            "energy factor; all factors are per kg or per kWh.",
+        ),
+        "that is the manual's manufacturing formula.",
+    ),
+    Exercise(
+        "05-2",
+        "carbon_payback_years",
+        NB05,
+        "What is the carbon payback time [years] of the assessed batch?",
+        numeric(
+            rtol=1e-3,
+            unit="years",
+            idea="The LifeCycleImpact has the payback times among its functional units.",
+        ),
+        "after that time the modules have avoided more CO2 than they caused.",
+    ),
+    Exercise(
+        "07-1",
+        "dask_sweep_mean_output",
+        NB07,
+        "What is the mean number of modules made over the 64 experiments of the sweep run "
+        "on the Dask cluster?",
+        numeric(
+            rtol=1e-9,
+            unit="modules",
+            idea="Average the output_modules outcome of the sweep that ran on the cluster.",
+        ),
+        "and it is the very same number as the serial run: seeds, not workers, decide.",
+    ),
+    Exercise(
+        "06-1",
+        "sql_best_run",
+        NB06,
+        "Write a SQL query whose first value is the name of the simulation run with the "
+        "lowest energy per module among the runs with a defect rate of at most 2.1 %.",
+        sql_first_value(
+            choice(),
+            idea="Filter on kind and defect rate, sort by energy per module, keep one row.",
+        ),
+        "a filter, a sort and a limit: most run comparisons look like that.",
+    ),
+    Exercise(
+        "06-2",
+        "sql_p95_output",
+        NB06,
+        "Write a SQL query over the trajectories whose first value is the 95th percentile "
+        "of output_modules at the final step of the Monte Carlo run.",
+        sql_first_value(
+            numeric(rtol=1e-6, unit="modules"),
+            idea="Restrict to the Monte Carlo run, the variable and its last step.",
+        ),
+        "SQL aggregates over every iteration without loading them into Python.",
+    ),
+)
+
+#: Every exercise by id (read-only).
+EXERCISES: MappingProxyType[str, Exercise] = MappingProxyType({e.id: e for e in _ALL})
+
+check_minutes_above_threshold = _make_check(EXERCISES["01-1"])
+check_temperature_at_ten = _make_check(EXERCISES["01-2"])
+check_hour_wafers_run_out = _make_check(EXERCISES["02-1"])
+check_p95_energy_per_module = _make_check(EXERCISES["02-2"])
+check_faster_cycle_output_pct = _make_check(EXERCISES["03-1"])
+check_most_influential = _make_check(EXERCISES["03-2"])
+check_optimum_reproduced = _make_check(EXERCISES["04-1"])
+check_lowest_pareto_carbon = _make_check(EXERCISES["04-2"])
+check_manufacturing_by_hand = _make_check(EXERCISES["05-1"])
+check_carbon_payback_years = _make_check(EXERCISES["05-2"])
+check_dask_sweep_mean_output = _make_check(EXERCISES["07-1"])
+check_sql_best_run = _make_check(EXERCISES["06-1"])
+check_sql_p95_output = _make_check(EXERCISES["06-2"])
