@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from circman_kernel.teaching import checks as teaching
 from circman_kernel.core.errors import ParameterError
+from circman_kernel.teaching import checks as teaching
 from circman_kernel.teaching import solutions as teaching_solutions
 
 IDS = sorted(teaching.EXERCISES)
