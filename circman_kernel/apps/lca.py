@@ -8,7 +8,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from circman_kernel.apps._ui import COLORS, AppView, KPICard, axis_title, kpi_row, make_figure
+from circman_kernel.apps._figures import COLORS, axis_title, make_figure
+from circman_kernel.apps._ui import AppView, KPICard, kpi_row
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["PHASE_LABELS", "UNITS", "lca_app"]

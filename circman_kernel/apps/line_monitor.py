@@ -12,15 +12,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from circman_kernel.apps._ui import (
-    COLORS,
-    AppView,
-    KPICard,
-    axis_title,
-    figure_widget,
-    kpi_row,
-    labelled,
-)
+from circman_kernel.apps._figures import COLORS, axis_title, figure_widget
+from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.core.state_schema import get_path
 

@@ -11,16 +11,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from circman_kernel.apps._ui import (
-    COLORS,
-    AppView,
-    KPICard,
-    axis_title,
-    kpi_row,
-    labelled,
-    make_figure,
-    set_traces,
-)
+from circman_kernel.apps._figures import COLORS, axis_title, make_figure, set_traces
+from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["OUTCOME_UNITS", "optimization_app"]

@@ -12,17 +12,8 @@ import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
-from circman_kernel.apps._ui import (
-    AppView,
-    KPICard,
-    axis_title,
-    kpi_row,
-    labelled,
-    make_figure,
-    open_store,
-    set_traces,
-    variable_label,
-)
+from circman_kernel.apps._figures import axis_title, make_figure, set_traces, variable_label
+from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled, open_store
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["run_explorer_app", "runs_download"]

@@ -9,17 +9,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from circman_kernel.apps._ui import (
-    SERIES,
-    AppView,
-    KPICard,
-    axis_title,
-    kpi_row,
-    labelled,
-    make_figure,
-    set_traces,
-    variable_label,
-)
+from circman_kernel.apps._figures import SERIES, axis_title, make_figure, set_traces, variable_label
+from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["SAMPLE_SCENARIOS", "scenarios_app"]

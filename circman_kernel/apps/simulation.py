@@ -8,16 +8,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from circman_kernel.apps._ui import (
-    COLORS,
-    AppView,
-    KPICard,
-    axis_title,
-    kpi_row,
-    make_figure,
-    open_store,
-    variable_label,
-)
+from circman_kernel.apps._figures import COLORS, axis_title, make_figure, variable_label
+from circman_kernel.apps._ui import AppView, KPICard, kpi_row, open_store
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["fan_traces", "simulation_app"]

@@ -1,6 +1,7 @@
 """Self-checks and reference solutions of the guided notebooks.
 
-Owns ``checks`` (the exercise list, ``check`` and the ``check_*`` helpers) and
+Owns ``checks`` (the exercise list, ``check`` and the ``check_*`` helpers),
+``comparers`` (how an answer is judged against the expected one, with a hint) and
 ``solutions`` (reference answers, computed with the package). May import everything below
 ``server``. ``from circman_kernel import teaching; teaching.check(...)`` is the notebooks' way in.
 """

@@ -6,25 +6,35 @@ the package (the exercise fixes every seed), compares, and says *correct*, *wron
 hint that points at the idea, never at the value) or *not yet answered* (the placeholder
 ``answer = None`` is still there). Checks never raise on a learner's answer.
 
-Reference solutions live in :mod:`circman_kernel.teaching.solutions`, not in the learner's
+This module holds the exercise list (``EXERCISES``), ``check``, ``solution`` and the
+``check_*`` helpers; how an answer is compared (numbers within a tolerance, counts, names,
+SQL run on a check database) is in :mod:`circman_kernel.teaching.comparers`. Reference
+solutions live in :mod:`circman_kernel.teaching.solutions`, not in the learner's
 notebooks; instructors show them with :func:`solution`.
 
 Examples
 --------
 >>> from circman_kernel import teaching
->>> teaching.check_functional_unit(None).status
+>>> teaching.check_minutes_above_threshold(None).status
 'unanswered'
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from circman_kernel.core.errors import ParameterError
+from circman_kernel.teaching.comparers import (
+    Verdict,
+    boolean,
+    choice,
+    integer,
+    numeric,
+    sql_first_value,
+)
 
 __all__ = [
     "EXERCISES",
@@ -68,10 +78,6 @@ class CheckResult:
         return f"{text}  \n*Hint:* {self.hint}" if self.hint else text
 
 
-# A verdict is (ok, hint): the comparison decides, the hint says what to reconsider.
-Verdict = tuple[bool, str]
-
-
 @dataclass(frozen=True)
 class Exercise:
     """One exercise: where it is, what it asks, and how an answer is judged.
@@ -86,130 +92,6 @@ class Exercise:
     question: str
     compare: Callable[[Any, Any], Verdict] = field(repr=False)
     praise: str = "well done."
-
-
-# ----------------------------------------------------------------------------- comparers
-def _is_number(x: Any) -> bool:
-    if isinstance(x, bool):
-        return False
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def numeric(
-    *, rtol: float = 1e-3, atol: float = 0.0, unit: str = "", idea: str = ""
-) -> Callable[[Any, Any], Verdict]:
-    """Compare a number within a relative/absolute tolerance; hint only says high or low."""
-
-    def compare(answer: Any, expected: Any) -> Verdict:
-        if not _is_number(answer):
-            what = f"a single number{f' in {unit}' if unit else ''}"
-            return False, f"the answer should be {what}, not {type(answer).__name__}."
-        a, e = float(answer), float(expected)
-        if math.isclose(a, e, rel_tol=rtol, abs_tol=atol):
-            return True, ""
-        direction = "too high" if a > e else "too low"
-        if e != 0 and (abs(a / e) > 50 or abs(a / e) < 0.02):
-            direction += " by a large factor: check the units and the unit conversions"
-        return False, f"your value is {direction}. {idea}".strip()
-
-    return compare
-
-
-def integer(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
-    """Compare a whole number exactly; the hint says high or low."""
-
-    def compare(answer: Any, expected: Any) -> Verdict:
-        if not _is_number(answer) or float(answer) != int(float(answer)):
-            return False, "the answer should be a whole number (a count)."
-        a, e = int(float(answer)), int(expected)
-        if a == e:
-            return True, ""
-        return False, f"your count is {'too high' if a > e else 'too low'}. {idea}".strip()
-
-    return compare
-
-
-def choice(*, idea: str = "", options: Iterable[str] = ()) -> Callable[[Any, Any], Verdict]:
-    """Compare a name (case and surrounding blanks ignored)."""
-    opts = tuple(options)
-
-    def compare(answer: Any, expected: Any) -> Verdict:
-        if not isinstance(answer, str):
-            return False, "the answer should be a name, given as a string."
-        if answer.strip().lower() == str(expected).strip().lower():
-            return True, ""
-        if opts and answer.strip().lower() not in {o.lower() for o in opts}:
-            return False, (
-                "that is not one of the candidates: check its spelling against the "
-                f"names in the notebook. {idea}"
-            ).strip()
-        return False, f"that is not the one. {idea}".strip()
-
-    return compare
-
-
-def names(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
-    """Compare a collection of names as a set; the hint says missing/extra, not which."""
-
-    def compare(answer: Any, expected: Any) -> Verdict:
-        if isinstance(answer, str) or not isinstance(answer, Iterable):
-            return False, "the answer should be a collection (list or set) of names."
-        got = {str(a).strip() for a in answer}
-        want = {str(e) for e in expected}
-        if got == want:
-            return True, ""
-        parts = []
-        if want - got:
-            parts.append(f"{len(want - got)} missing")
-        if got - want:
-            parts.append(f"{len(got - want)} that should not be there")
-        return False, f"your set has {' and '.join(parts)}. {idea}".strip()
-
-    return compare
-
-
-def boolean(*, idea: str = "") -> Callable[[Any, Any], Verdict]:
-    """Compare a yes/no answer given as ``True``/``False``."""
-
-    def compare(answer: Any, expected: Any) -> Verdict:
-        if not isinstance(answer, bool):
-            return False, "the answer should be True or False."
-        return (True, "") if answer == bool(expected) else (False, idea or "think again.")
-
-    return compare
-
-
-def sql_first_value(
-    value_compare: Callable[[Any, Any], Verdict], *, idea: str = ""
-) -> Callable[[Any, Any], Verdict]:
-    """Run the learner's SQL on a check database; compare its first value (row 1, column 1).
-
-    The check database holds the same runs the notebook creates (same recipe, same seeds),
-    so a query that works in the notebook works there.
-    """
-
-    def compare(answer: Any, expected: Any) -> Verdict:
-        if not isinstance(answer, str) or not answer.strip():
-            return False, "the answer should be the text of a SQL query (a string)."
-        from circman_kernel.core.errors import StoreError
-        from circman_kernel.teaching import solutions as teaching_solutions
-
-        try:
-            frame = teaching_solutions.check_store().query(answer)
-        except StoreError as exc:
-            first = str(exc).splitlines()[0]
-            return False, f"the query failed on the check database: {first}"
-        if frame.empty or frame.shape[1] == 0:
-            return False, f"the query returned no rows. {idea}".strip()
-        ok, hint = value_compare(frame.iat[0, 0], expected)
-        if ok:
-            return True, ""
-        return False, f"the first value your query returns is not the one asked for: {hint}"
-
-    return compare
 
 
 # ----------------------------------------------------------------------------- registry

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from circman_kernel.apps import MODE_ENV
-from circman_kernel.apps._ui import AppView, KPICard, make_figure, readable
+from circman_kernel.apps._figures import make_figure
+from circman_kernel.apps._ui import AppView, KPICard, readable
 from circman_kernel.core.errors import (
     ConfigError,
     ParameterError,
@@ -139,7 +140,7 @@ def test_in_a_kernel_work_runs_off_the_loop_and_drawing_on_it() -> None:
 def test_set_traces_sends_one_update_when_the_traces_keep_their_shape() -> None:
     import plotly.graph_objects as go
 
-    from circman_kernel.apps._ui import set_traces
+    from circman_kernel.apps._figures import set_traces
 
     fig = make_figure(
         [go.Bar(name="a", x=["p", "q"], y=[1, 2]), go.Bar(name="b", x=["p", "q"], y=[3, 4])],
@@ -213,7 +214,7 @@ def test_dashboard_serves_plotly_widget_code_once_for_all_figures(
     import plotly.graph_objects as go
 
     from circman_kernel.apps import FIGURE_ESM_ENV
-    from circman_kernel.apps._ui import figure_widget
+    from circman_kernel.apps._figures import figure_widget
     from circman_kernel.server.dashboard import FIGURE_ESM_PATH, figure_share_dir
 
     cmd = dashboard_command(env={"CIRCMAN_CACHE_DIR": str(tmp_path)})

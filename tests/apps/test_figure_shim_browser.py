@@ -1,4 +1,4 @@
-"""The dashboards' figure module (``_ui._SHARED_ESM``) in a real Chromium, without Voila.
+"""The dashboards' figure module (``_figures._SHARED_ESM``) in a real Chromium, without Voila.
 
 The page, plotly's widget code and the widget models are stand-ins served by Playwright
 (nothing leaves the machine): the test checks that a figure is ready for anywidget before
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from voila_server import CHROMIUM, CHROMIUM_ARGS
 
-from circman_kernel.apps._ui import _SHARED_ESM
+from circman_kernel.apps._figures import _SHARED_ESM
 from circman_kernel.server.dashboard import FIGURE_ESM_PATH
 
 pytestmark = [pytest.mark.browser]

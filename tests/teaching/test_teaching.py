@@ -9,6 +9,7 @@ import pytest
 
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.teaching import checks as teaching
+from circman_kernel.teaching import comparers
 from circman_kernel.teaching import solutions as teaching_solutions
 
 IDS = sorted(teaching.EXERCISES)
@@ -129,7 +130,7 @@ def test_solution_shows_reference_code_for_instructors(capsys: pytest.CaptureFix
 
 
 def test_numeric_comparer_says_high_or_low_and_flags_unit_slips() -> None:
-    compare = teaching.numeric(rtol=1e-3, unit="kg CO2-eq")
+    compare = comparers.numeric(rtol=1e-3, unit="kg CO2-eq")
     assert compare(10.0, 10.005) == (True, "")
     ok, hint = compare(12.0, 10.0)
     assert not ok and "too high" in hint
@@ -144,7 +145,7 @@ def test_numeric_comparer_says_high_or_low_and_flags_unit_slips() -> None:
 
 
 def test_names_comparer_counts_missing_and_extra_without_naming_them() -> None:
-    compare = teaching.names()
+    compare = comparers.names()
     assert compare(["b", "a"], {"a", "b"}) == (True, "")
     ok, hint = compare(["a", "c"], {"a", "b"})
     assert not ok and "1 missing" in hint and "1 that should not" in hint
