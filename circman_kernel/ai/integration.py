@@ -20,12 +20,9 @@ from typing import Any
 import numpy as np
 
 from circman_kernel.ai.model import ManufacturingModel
-from circman_kernel.ai.optimize import (
-    OptimizationResult,
-    ProcessOptimizer,
-    energy_cap,
-    quality_floor,
-)
+from circman_kernel.ai.optimize import ProcessOptimizer
+from circman_kernel.ai.optimize_setup import energy_cap, quality_floor
+from circman_kernel.ai.problem import OptimizationResult
 from circman_kernel.ai.surrogate_data import CONTEXT_FEATURES, DECISION_VARIABLES
 from circman_kernel.core.errors import ParameterError
 

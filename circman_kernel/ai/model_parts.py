@@ -1,7 +1,8 @@
 """Parts of the surrogate model: constants, the NumPy polynomial ridge, model files, checks.
 
-Split from :mod:`circman_kernel.ai.model` to keep modules short; import the public names
-from there.
+Split from :mod:`circman_kernel.ai.model` to keep modules short: the model file format
+here is written and read by :mod:`circman_kernel.ai.model_files`. Import the public names
+from :mod:`circman_kernel.ai.model` or :mod:`circman_kernel.ai`.
 """
 
 from __future__ import annotations

@@ -1,31 +1,30 @@
-"""Checking an optimisation problem before any work, and the honesty check after it.
+"""Checking an optimisation problem before any work and building it in solver terms.
 
-Split from :mod:`circman_kernel.ai.optimize` to keep each module short; the functions here
-are called by :class:`~circman_kernel.ai.optimize.ProcessOptimizer`.
+:func:`build_problem` turns a call's parameters and constraints into a
+:class:`~circman_kernel.ai.problem._Problem` or raises before any solver work. A
+constraint key naming a model input is a bound; a key naming an outcome (``energy_used``,
+``defect_rate``, ...) is an inequality :math:`lo \\le \\hat y(\\theta) \\le hi`, or an
+equality when given as one number (:func:`parse_constraint`). Bounds merge, in increasing
+priority: ``AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS``, ``optimization.json``
+``DEFAULT_CONSTRAINTS`` and the call's ``constraints``; :func:`quality_floor` and
+:func:`energy_cap` are the outcome constraints the manual's single objectives add.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from circman_kernel.ai.model import _unknown_message
-from circman_kernel.core.config import PARAMETER_NAMES, _unknown_key_message
+from circman_kernel.ai.model_parts import _unknown_message
+from circman_kernel.ai.problem import _Problem
+from circman_kernel.core.config import _unknown_key_message
+from circman_kernel.core.config_schema import PARAMETER_NAMES
 from circman_kernel.core.errors import ConfigError, OptimizationError, ParameterError
 
-if TYPE_CHECKING:
-    from circman_kernel.ai.optimize import (
-        HonestyCheck,
-        OptimizationResult,
-        ProcessOptimizer,
-        _Problem,
-    )
-
-__all__ = ["build_problem", "honesty_check", "parse_constraint"]
+__all__ = ["build_problem", "energy_cap", "parse_constraint", "quality_floor"]
 
 _OBJECTIVES = {"weighted": None, "efficiency": "efficiency", "quality": "defect_rate"}
 
@@ -114,16 +113,18 @@ def _params(
 
 
 def build_problem(
-    opt: ProcessOptimizer,
+    opt: Any,
     objective: str,
     current_params: Any,
     constraints: Any,
     fixed: Any,
     extra: Any,
 ) -> _Problem:
-    """Validate inputs and return a ``_Problem``; raise before any solver work."""
-    from circman_kernel.ai.optimize import _Problem
+    """Validate inputs and return a ``_Problem``; raise before any solver work.
 
+    ``opt`` is the :class:`~circman_kernel.ai.optimize.ProcessOptimizer` asking: its
+    trained ``model`` and configuration define the names, ranges and constraints.
+    """
     if objective not in _OBJECTIVES:
         raise ParameterError(
             f"unknown objective {objective!r}; use {', '.join(_OBJECTIVES)}",
@@ -230,73 +231,48 @@ def build_problem(
     )
 
 
-def honesty_check(
-    opt: ProcessOptimizer, problem: _Problem, result: OptimizationResult
-) -> HonestyCheck:
-    """Re-run the reference simulator at the start and the optimum; compare the gains."""
-    from circman_kernel.ai.optimize import HonestyCheck, objective_values
-
-    cfg = opt._cfg()
-    settings = cfg.optimization.SOLVER
-    k, sigma = settings.honesty_iterations, settings.honesty_sigma
-    frame = pd.DataFrame(
-        [{**problem.fixed, **result.initial_params}, {**problem.fixed, **result.params}]
-    )
-    if opt.simulator == "process":
-        from circman_kernel.ai.surrogate_data import simulate_outcomes
-
-        sim = simulate_outcomes(
-            frame, seed=opt.seed, iterations=k, initial_state=opt.initial_state, config=cfg
-        )
-    elif callable(opt.simulator):
-        sim = opt.simulator(frame, seed=opt.seed, iterations=k)
-    else:
+def _finite(name: str, value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
         raise ParameterError(
-            f"simulator must be 'process', a callable or None, got {opt.simulator!r}",
-            name="simulator",
+            f"{name} must be a number, got {value!r}", name=name, value=value
+        ) from None
+    if not math.isfinite(out):
+        raise ParameterError(
+            f"{name} must be a finite number, got {value!r}", name=name, value=value
         )
-    targets = tuple(c for c in sim.columns if c not in ("row", "iteration"))
-    before = sim[sim["row"] == 0].sort_values("iteration")
-    after = sim[sim["row"] == 1].sort_values("iteration")
-    Yb, Ya = before[list(targets)].to_numpy(float), after[list(targets)].to_numpy(float)
-    fb = objective_values(problem.objective, problem.weights, targets, Yb)
-    fa = objective_values(problem.objective, problem.weights, targets, Ya)
-    diff = fb - fa
-    gain = float(diff.mean())
-    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    tol = 1e-9 * max(1.0, abs(float(fb.mean())))
+    return out
 
-    violations: dict[str, float] = {}
-    for name, (lo, hi) in problem.outcome_bounds.items():
-        if name not in targets:
-            continue
-        values = Ya[:, targets.index(name)]
-        slack = sigma * (values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
-        mean = float(values.mean())
-        gap = max(lo - slack - mean, mean - hi - slack, 0.0)
-        if gap > 1e-9 * max(1.0, abs(mean)):
-            violations[name] = gap
-    predicted = result.predicted_improvement
-    if predicted <= tol:
-        verdict = "no gain claimed"
-    elif gain > max(sigma * se, tol) and not violations:
-        # a real gain; "partly" when the simulation shows under half of the prediction
-        verdict = "reproduced" if gain >= 0.5 * predicted else "partly reproduced"
-    else:
-        verdict = "not reproduced"
-    sim_before = {t: float(Yb[:, i].mean()) for i, t in enumerate(targets)}
-    sim_after = {t: float(Ya[:, i].mean()) for i, t in enumerate(targets)}
-    sim_before["objective"], sim_after["objective"] = float(fb.mean()), float(fa.mean())
-    return HonestyCheck(
-        verdict=verdict,
-        predicted_improvement=float(predicted),
-        simulated_improvement=gain,
-        simulated_improvement_se=se,
-        simulated_before=sim_before,
-        simulated_after=sim_after,
-        constraints_hold_simulated=not violations,
-        simulated_violations=violations,
-        out_of_training_range=result.out_of_training_range,
-        iterations=k,
-        seed=opt.seed,
-    )
+
+def quality_floor(min_quality: Any) -> dict[str, tuple[float, float]]:
+    """Return the outcome constraint quality = 1 - defect_rate >= ``min_quality``.
+
+    >>> quality_floor(0.9)
+    {'defect_rate': (-inf, 0.09999999999999998)}
+    """
+    q = _finite("min_quality", min_quality)
+    if not 0.0 <= q <= 1.0:
+        raise ParameterError(
+            f"min_quality must lie in [0, 1], got {q}", name="min_quality", value=min_quality
+        )
+    return {"defect_rate": (-math.inf, 1.0 - q)}
+
+
+def energy_cap(max_energy: Any) -> dict[str, tuple[float, float]]:
+    """Return the outcome constraint energy_used <= ``max_energy`` [kW] (none for ``None``)."""
+    if max_energy is None:
+        return {}
+    return {"energy_used": (-math.inf, _finite("max_energy", max_energy))}
+
+
+def _checked_extra(extra: Any) -> dict[str, tuple[float, float]]:
+    """Return the call's extra outcome constraints as ``(lo, hi)``; NaN, lo > hi raise."""
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise ParameterError(
+            f"extra must be a dict of outcome -> (min, max), got {type(extra).__name__}",
+            name="extra",
+        )
+    return {name: parse_constraint(name, value) for name, value in extra.items()}

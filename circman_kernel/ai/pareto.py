@@ -10,7 +10,11 @@ Three objectives on the surrogate's prediction:
   energy (``energy_used / output_amount`` [kWh/module]).
 
 Bounds and outcome constraints are those of the single-objective problem
-(:meth:`ProcessOptimizer.build_problem`); constraints become pymoo's ``G <= 0``.
+(:meth:`~circman_kernel.ai.optimize.ProcessOptimizer.build_problem`), evaluated by the
+surrogate evaluator of :mod:`~circman_kernel.ai.problem`; constraints become pymoo's
+``G <= 0``. The entry points are :func:`pareto_front` (also
+:meth:`~circman_kernel.ai.optimize.ProcessOptimizer.optimize_pareto`) and
+:func:`carbon_per_module`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from circman_kernel.ai.problem import _Evaluator
 from circman_kernel.core.errors import OptimizationError, ParameterError
+from circman_kernel.lca.analyzer import LCAAnalyzer
 
 __all__ = ["carbon_per_module", "pareto_front"]
 
@@ -43,8 +49,6 @@ def carbon_per_module(
     energy_used : array_like
         Mean power draw [kW]; energy per module = ``energy_used / output_amount`` [kWh].
     """
-    from circman_kernel.lca.analyzer import LCAAnalyzer
-
     cfg = config if config is not None else _load()
     an = analyzer if analyzer is not None else LCAAnalyzer(cfg.impact_factors)
     sim = cfg.digital_twin.SIMULATION_PARAMETERS
@@ -99,9 +103,6 @@ def pareto_front(
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.problem import Problem
     from pymoo.optimize import minimize
-
-    from circman_kernel.ai.optimize import _Evaluator
-    from circman_kernel.lca.analyzer import LCAAnalyzer
 
     if first_objective not in _FIRST:
         raise ParameterError(

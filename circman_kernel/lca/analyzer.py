@@ -21,8 +21,9 @@ into end of life; here the recycling credit is its own phase and is counted once
 
 All phases are one product :math:`s = f A` of the profile's factor vector and an
 activity matrix (see :mod:`circman_kernel.lca.factors`); Monte Carlo redraws :math:`f`.
-:class:`LCAIntegration` (twin states, run store, reports) lives in
-:mod:`circman_kernel.lca.integration` and is importable from here.
+The results are :mod:`circman_kernel.lca.results`; :class:`LCAIntegration` (twin states,
+run store, reports) builds on this module in :mod:`circman_kernel.lca.integration`. All
+of them are importable from :mod:`circman_kernel.lca`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from circman_kernel.lca.factors import (
 )
 from circman_kernel.lca.results import LCAUncertainty, LifeCycleImpact
 
-__all__ = ["LCAAnalyzer", "LCAIntegration", "LCAUncertainty", "LifeCycleImpact"]  # noqa: F822
+__all__ = ["LCAAnalyzer"]
 
 _NAN = math.nan
 
@@ -367,12 +368,3 @@ class LCAAnalyzer:
             "carbon_footprint_kg_co2e": footprint,
             "carbon_footprint_per_module_kg_co2e": per_module,
         }
-
-
-def __getattr__(name: str) -> Any:
-    # LCAIntegration lives in its own module (it needs the twin and the store).
-    if name == "LCAIntegration":
-        from circman_kernel.lca.integration import LCAIntegration
-
-        return LCAIntegration
-    raise AttributeError(f"module 'circman_kernel.lca.analyzer' has no attribute {name!r}")

@@ -26,8 +26,9 @@ import pandas as pd
 
 from circman_kernel.core.config import CircmanConfig, load_config
 from circman_kernel.core.errors import NotInitializedError, ParameterError, StateValidationError
-from circman_kernel.lca.analyzer import LCAAnalyzer, LifeCycleImpact
+from circman_kernel.lca.analyzer import LCAAnalyzer
 from circman_kernel.lca.factors import PHASES, check_number
+from circman_kernel.lca.results import LifeCycleImpact
 
 __all__ = ["LCAIntegration"]
 

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from circman_kernel.ai.honesty import function_simulator
+from circman_kernel.ai.integration import AIIntegration
 from circman_kernel.ai.model import ManufacturingModel
-from circman_kernel.ai.optimize import AIIntegration, ProcessOptimizer, function_simulator
+from circman_kernel.ai.optimize import ProcessOptimizer
 from circman_kernel.ai.optimize_setup import parse_constraint
 from circman_kernel.core.errors import ModelError, OptimizationError, ParameterError
 
@@ -337,7 +339,7 @@ def test_default_weights_keep_the_manual_terms_and_value_output(config) -> None:
 
 
 def test_trading_output_for_nothing_is_penalised_by_the_default_objective(config) -> None:
-    from circman_kernel.ai.optimize import objective_values
+    from circman_kernel.ai.problem import objective_values
     from circman_kernel.ai.surrogate_data import simulate_outcomes
 
     # The old default optimum: cycle 30 -> 60 s with the line in its temperature band.

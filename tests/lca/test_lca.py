@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from circman_kernel.core.config import ImpactFactors
+from circman_kernel.core.config_schema import ImpactFactors
 from circman_kernel.core.errors import (
     ConfigError,
     NotInitializedError,
@@ -20,8 +20,10 @@ from circman_kernel.core.errors import (
     StateValidationError,
 )
 from circman_kernel.core.state_schema import default_state
-from circman_kernel.lca.analyzer import LCAAnalyzer, LCAIntegration, LifeCycleImpact
+from circman_kernel.lca.analyzer import LCAAnalyzer
 from circman_kernel.lca.factors import PHASES, available_profiles, sample_factor_multipliers
+from circman_kernel.lca.integration import LCAIntegration
+from circman_kernel.lca.results import LifeCycleImpact
 
 ALL = {
     "silicon_wafer": 2.0,
