@@ -5,6 +5,11 @@ The notebooks in ``notebooks/apps/`` are thin shells, e.g.::
     from circman_kernel.apps import lca_app; lca_app()
 
 Builders are imported on first use so that importing this package stays cheap.
+
+Owns one module per dashboard (``simulation``, ``scenarios``, ``optimization``, ``lca``,
+``line_monitor``, ``run_explorer``) and their shared widgets (``_ui``, ``_figures``).
+May import everything below ``server``: ``core``, ``twin``, ``simulation``, ``ai``, ``lca``,
+``store``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Each module in :data:`COMMAND_MODULES` defines ``register(subparsers)``, which a
 sub-commands and sets ``func(args) -> int`` on them. Errors the package raises on purpose
 (:class:`~circman_kernel.core.errors.CircmanError`) are printed as one readable line and give
 exit status 2; anything else is a bug and keeps its traceback.
+
+Owns the command modules, the headless ``demo`` and ``diagnostics``. May import every
+other subpackage; nothing imports it.
 """
 
 from __future__ import annotations
