@@ -14,7 +14,7 @@ import random
 from benchmarks.harness import Figure, bench, median_time
 from circman_kernel.core.state_schema import default_state
 from circman_kernel.simulation.engine import SimulationEngine
-from circman_kernel.simulation.scenarios import evaluate, sample
+from circman_kernel.simulation.sweeps import evaluate, sample
 
 
 def _manual_next_state(state: dict, cfg: dict) -> dict:

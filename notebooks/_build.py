@@ -671,7 +671,7 @@ and the outcomes a dict of arrays aligned on its rows; all 256 run as columns of
 vectorised model run.
 """),
         code("""
-from circman_kernel.simulation.scenarios import analyse, evaluate, sample
+from circman_kernel.simulation import analyse, evaluate, sample
 
 space = {
     "cycle_time": (24.0, 36.0),
@@ -1089,7 +1089,7 @@ ran.
         code("""
 from dask.distributed import Client, LocalCluster
 
-from circman_kernel.simulation.scenarios import evaluate, sample
+from circman_kernel.simulation import evaluate, sample
 
 experiments = sample({"cycle_time": (24.0, 36.0), "target_temperature": (20.0, 28.0)}, 64,
                      method="lhs", seed=5)

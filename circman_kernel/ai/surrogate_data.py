@@ -1,12 +1,12 @@
 """Batch outcomes from the physics process model: training data and the honesty check.
 
-A *batch* is ``MODEL.horizon_steps`` steps of :func:`circman_kernel.simulation.process.simulate`
+A *batch* is ``MODEL.horizon_steps`` steps of :func:`circman_kernel.simulation.recurrences.simulate`
 from a start state. Its outcomes are the line variables averaged over those steps, in
 the twin's units (see :data:`circman_kernel.ai.model.TARGETS`). The inputs are
 :data:`FEATURES`: three process inputs the operator sets (the decision variables) and
 three twin-state values at the start of the batch (the context), named as in the twin.
 
-Everything is vectorised: one :func:`~circman_kernel.simulation.process.simulate` call evaluates
+Everything is vectorised: one :func:`~circman_kernel.simulation.recurrences.simulate` call evaluates
 all rows (and all Monte Carlo repetitions) at once.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from circman_kernel.core.errors import ParameterError
-from circman_kernel.simulation import process
+from circman_kernel.simulation import process, recurrences
 
 __all__ = [
     "CONTEXT_FEATURES",
@@ -55,7 +55,7 @@ def _start_state(initial_state: Mapping[str, Any] | None, config: Any) -> dict[s
 
 def _x0(frame: pd.DataFrame, start: Mapping[str, Any], n: int) -> np.ndarray:
     """Start vectors: the engine's reading of the state, context features per row."""
-    from circman_kernel.simulation.engine import state_to_vector
+    from circman_kernel.simulation.results import state_to_vector
 
     x = state_to_vector(start, start)
     x0 = np.repeat(x[:, None], n, axis=1)
@@ -131,9 +131,9 @@ def simulate_outcomes(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     # One draw per (step, iteration), shared by every row: common random numbers. The
     # noise levels are the configuration's (per-row noise levels would break the sharing).
-    base = process.draw_noise(rng, steps, iterations, process.default_parameters(cfg))
+    base = recurrences.draw_noise(rng, steps, iterations, process.default_parameters(cfg))
     noise = {k: np.repeat(v, rows, axis=-1) for k, v in base.items()}
-    traj = process.simulate(x0, params, steps, noise)
+    traj = recurrences.simulate(x0, params, steps, noise)
     body = traj[1:]
     dt = float(np.mean(params["step_duration"]))
     out = pd.DataFrame(
@@ -246,8 +246,8 @@ def _simulate_each(
         **process.validate_parameters({k: v for k, v in params.items() if k in frame.columns}),
     }
     x0 = _x0(frame, _start_state(initial_state, cfg), n)
-    noise = process.draw_noise(rng, steps, n, params)
-    traj = process.simulate(x0, params, steps, noise)
+    noise = recurrences.draw_noise(rng, steps, n, params)
+    traj = recurrences.simulate(x0, params, steps, noise)
     body = traj[1:]
     return pd.DataFrame(
         {

@@ -1,7 +1,45 @@
 """Simulation of the line: the process model, ``SimulationEngine``, scenarios and sweeps.
 
-Owns ``process`` (the step model's equations and vectorised recurrences), ``engine``
-(``SimulationEngine``, single runs and Monte Carlo), ``scenarios`` (``ScenarioManager``,
-sweep sampling and sensitivity analysis). May import ``core`` and ``lca`` (carbon KPIs).
-It starts from a state dict (schema in ``core``), so it needs no twin.
+Owns ``process`` (the state variables and model parameters), ``equations`` (the step
+model's equations and one transition), ``measurement`` (the output map: sensor readings),
+``recurrences`` (noise, inputs and the vectorised solution over all steps), ``results``
+(``SimulationResult``, ``MonteCarloResult``, KPIs and the state mapping), ``chunks``
+(seeds and chunked runs on an executor), ``engine`` (``SimulationEngine``, single runs
+and Monte Carlo), ``scenarios`` (``ScenarioManager`` and column runs), ``sweeps`` (sweep
+sampling and evaluation) and ``sensitivity`` (sensitivity analysis). May import ``core``
+and ``lca`` (carbon KPIs). It starts from a state dict (schema in ``core``), so it needs
+no twin. The main names are importable from here, each loaded on first use so that
+importing this package stays cheap.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "SimulationEngine": "engine",
+    "SimulationResult": "results",
+    "MonteCarloResult": "results",
+    "Scenario": "scenarios",
+    "ScenarioManager": "scenarios",
+    "sample": "sweeps",
+    "evaluate": "sweeps",
+    "analyse": "sensitivity",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'circman_kernel.simulation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"circman_kernel.simulation.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

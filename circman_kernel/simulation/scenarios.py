@@ -1,30 +1,19 @@
-"""What-if scenarios and parameter sweeps over the process model.
+"""What-if scenarios over the process model, and runs of many parameter sets as columns.
 
-* :class:`Scenario` / :class:`ScenarioManager`: named parameter overrides with a
-  description, kept in the run store's ``scenarios`` table (in memory without a store),
-  run one by one or compared side by side (:meth:`ScenarioManager.compare_scenarios`).
-* Sweeps, with the data shapes of the EMA Workbench: :func:`sample` returns the
-  experiments as a DataFrame (one row per experiment, one column per parameter);
-  :func:`evaluate` returns the outcomes as a dict of arrays aligned on its index;
-  :func:`analyse` ranks the parameters by global sensitivity (SALib). All experiments of
-  a sweep are columns of ONE vectorised model run (chunked over an optional
-  ``concurrent.futures.Executor``, seeds from ``SeedSequence.spawn``, so the outcomes do
-  not depend on where the chunks ran).
-
->>> exp = sample({"cycle_time": (20.0, 40.0), "target_temperature": (20.0, 30.0)}, 8, seed=1)
->>> out = evaluate(exp, steps=24, seed=1)
->>> sorted(out)[:3], out["output_modules"].shape
-(['carbon_kg', 'defect_rate', 'energy_kwh'], (8,))
+:class:`Scenario` / :class:`ScenarioManager`: named parameter overrides with a
+description, kept in the run store's ``scenarios`` table (in memory without a store), run
+one by one or compared side by side (:meth:`ScenarioManager.compare_scenarios`).
+:func:`run_columns_kpis` runs every row of a parameter table as one column of ONE
+vectorised model run (chunked over an optional ``concurrent.futures.Executor``, seeds from
+``SeedSequence.spawn``, so the KPIs do not depend on where the chunks ran), with the
+manufacturing carbon beside the KPIs; comparisons and sweeps
+(:mod:`~circman_kernel.simulation.sweeps`) both run on it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import itertools
-import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -37,25 +26,12 @@ import pandas as pd
 
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.simulation import process as pm
-from circman_kernel.simulation.engine import (
-    SimulationEngine,
-    SimulationResult,
-    _map,
-    as_seed_sequence,
-    trajectory_kpis,
-)
+from circman_kernel.simulation.chunks import _map, as_seed_sequence
+from circman_kernel.simulation.engine import SimulationEngine
+from circman_kernel.simulation.recurrences import draw_noise, simulate
+from circman_kernel.simulation.results import SimulationResult, trajectory_kpis
 
-__all__ = [
-    "COMPARE_KPIS",
-    "Scenario",
-    "ScenarioManager",
-    "analyse",
-    "evaluate",
-    "run_columns_kpis",
-    "sample",
-]
-
-log = logging.getLogger("circman.scenarios")
+__all__ = ["COMPARE_KPIS", "Scenario", "ScenarioManager", "run_columns_kpis"]
 
 MAX_NAME_LENGTH = 200
 #: KPIs of a scenario comparison (``carbon_kg`` needs ``circman_kernel.lca.analyzer``).
@@ -207,12 +183,12 @@ def _kpi_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(task["seed"])
     x0, params, steps = task["x0"], task["parameters"], task["steps"]
     n = 1 if task["common_noise"] else x0.shape[1]
-    noise = pm.draw_noise(rng, steps, n, params)
+    noise = draw_noise(rng, steps, n, params)
     if task["common_noise"]:
         noise = {
             k: np.broadcast_to(v, (*v.shape[:-1], x0.shape[1])).copy() for k, v in noise.items()
         }
-    return trajectory_kpis(pm.simulate(x0, params, steps, noise))
+    return trajectory_kpis(simulate(x0, params, steps, noise))
 
 
 # --------------------------------------------------------------------------- scenario manager
@@ -323,7 +299,7 @@ class ScenarioManager:
         start = time.perf_counter()
         result = self.engine.run_simulation(steps, initial_state, dict(sc.parameters), seed=seed)
         if self.store is not None:
-            from circman_kernel.simulation.engine import _long_frame
+            from circman_kernel.simulation.results import _long_frame
 
             result.run_id = self.store.save_run(
                 "scenario",
@@ -401,234 +377,3 @@ class ScenarioManager:
                 frame[f"{col}_pct"] = 100.0 * frame[f"{col}_diff"] / ref[col]
         frame.attrs["baseline"] = base.name
         return frame
-
-
-# --------------------------------------------------------------------------- sweeps
-
-
-def _space(space: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
-    if not isinstance(space, Mapping) or not space:
-        raise ParameterError("space must be a non-empty mapping name -> (low, high)", name="space")
-    out = {}
-    for name, bounds in space.items():
-        if name not in pm.PARAMETERS:
-            raise ParameterError(
-                f"unknown parameter {name!r}; valid names: {', '.join(sorted(pm.PARAMETERS))}",
-                name=name,
-            )
-        try:
-            lo, hi = (float(b) for b in bounds)
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"{name}: expected (low, high), got {bounds!r}", name=name
-            ) from None
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
-            raise ParameterError(f"{name}: need finite low <= high, got {bounds!r}", name=name)
-        pm.validate_parameters({name: np.array([lo, hi])})
-        out[name] = (lo, hi)
-    return out
-
-
-def sample(
-    space: Mapping[str, Any],
-    n: int,
-    *,
-    method: str = "lhs",
-    seed: Any = None,
-) -> pd.DataFrame:
-    """Return experiments: one row per point of the parameter ``space``, one column per name.
-
-    Parameters
-    ----------
-    space : mapping
-        ``name -> (low, high)`` over :data:`circman_kernel.simulation.process.PARAMETERS`.
-    n : int
-        Points for ``"lhs"`` / ``"sobol"`` (``scipy.stats.qmc``; Sobol wants a power of 2),
-        levels per parameter for ``"full_factorial"`` (``n ** len(space)`` rows), base
-        samples for ``"saltelli"`` (SALib's Sobol-index design, ``n * (2 d + 2)`` rows).
-    method : {"lhs", "sobol", "full_factorial", "saltelli"}
-    seed : int, Generator or None
-
-    The frame's ``attrs`` keep ``method``, ``space`` and ``seed`` for :func:`analyse`.
-    """
-    bounds = _space(space)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ParameterError(f"n must be an int >= 1, got {n!r}", name="n", value=n)
-    names = list(bounds)
-    lo = np.array([bounds[k][0] for k in names])
-    hi = np.array([bounds[k][1] for k in names])
-    ss = as_seed_sequence(seed)
-    seed_int = int(ss.generate_state(1, np.uint32)[0])
-    if method in ("lhs", "sobol"):
-        from scipy.stats import qmc
-
-        rng = np.random.default_rng(ss)
-        engine = (
-            qmc.LatinHypercube(d=len(names), rng=rng)
-            if method == "lhs"
-            else qmc.Sobol(d=len(names), rng=rng)
-        )
-        unit = engine.random(n)
-        values = qmc.scale(unit, lo, hi) if np.all(hi > lo) else lo + unit * (hi - lo)
-    elif method == "full_factorial":
-        levels = [np.linspace(a, b, n) for a, b in zip(lo, hi, strict=True)]
-        values = np.array(list(itertools.product(*levels)), dtype=float)
-    elif method == "saltelli":
-        from SALib.sample import sobol as salib_sobol
-
-        problem = {
-            "num_vars": len(names),
-            "names": names,
-            "bounds": [list(b) for b in bounds.values()],
-        }
-        values = salib_sobol.sample(problem, n, calc_second_order=False, seed=seed_int)
-    else:
-        raise ParameterError(
-            f"method must be lhs, sobol, full_factorial or saltelli, got {method!r}",
-            name="method",
-            value=method,
-        )
-    frame = pd.DataFrame(values, columns=names)
-    frame.index.name = "experiment"
-    frame.attrs.update(method=method, space=bounds, seed=seed_int)
-    return frame
-
-
-def evaluate(
-    experiments: pd.DataFrame,
-    *,
-    config: Any = None,
-    steps: int = 200,
-    initial_state: Mapping[str, Any] | None = None,
-    seed: Any = None,
-    executor: Executor | None = None,
-    chunk_size: int = 4096,
-    progress: bool = False,
-    store: Any = None,
-    name: str | None = None,
-) -> dict[str, np.ndarray]:
-    """Return the outcomes of every experiment: KPI name -> array aligned on the index.
-
-    All experiments are columns of one vectorised model run (chunks of ``chunk_size``
-    columns on ``executor`` when given; same outcomes for the same ``seed`` whatever the
-    executor). With ``store``, the sweep is saved as one run of kind ``"sweep"`` whose
-    KPIs are the outcome means and whose trajectories hold one row per experiment and
-    outcome (``iteration`` = experiment, ``step`` = ``steps``).
-    """
-    if not isinstance(experiments, pd.DataFrame) or experiments.empty:
-        raise ParameterError("experiments must be a non-empty DataFrame", name="experiments")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ParameterError(f"steps must be an int >= 0, got {steps!r}", name="steps", value=steps)
-    start = time.perf_counter()
-    engine = config if isinstance(config, SimulationEngine) else SimulationEngine(config)
-    ss = as_seed_sequence(seed)
-    outcomes = run_columns_kpis(
-        engine, experiments, steps=steps, initial_state=initial_state, seed=ss,
-        executor=executor, chunk_size=chunk_size, progress=progress,
-    )  # fmt: skip
-    if store is not None:
-        n = len(experiments)
-        keys = list(outcomes)
-        long = pd.DataFrame(
-            {
-                "iteration": np.repeat(np.arange(n, dtype=np.int64), len(keys)),
-                "step": np.full(n * len(keys), steps, dtype=np.int64),
-                "variable": pd.array(np.tile(np.array(keys, dtype=object), n), dtype="str"),
-                "value": np.column_stack([outcomes[k] for k in keys]).reshape(-1),
-            }
-        )
-        store.save_run(
-            "sweep",
-            name=name,
-            parameters={"steps": steps, "experiments": experiments.reset_index(drop=True).to_dict("list"),
-                        "method": experiments.attrs.get("method")},
-            seed=int(ss.entropy) if isinstance(ss.entropy, int) and ss.entropy < 2**63 else None,
-            config_hash=engine.config.config_hash,
-            duration_s=time.perf_counter() - start,
-            kpis={k: float(np.nanmean(v)) for k, v in outcomes.items()},
-            trajectories=long,
-        )  # fmt: skip
-    return outcomes
-
-
-def analyse(
-    experiments: pd.DataFrame,
-    outcomes: Mapping[str, np.ndarray],
-    kpi: str = "output_modules",
-    *,
-    method: str | None = None,
-    seed: int = 0,
-    num_resamples: int = 10,
-) -> pd.DataFrame:
-    """Return a global sensitivity ranking of the swept parameters on ``kpi`` (SALib).
-
-    ``method`` defaults to ``"sobol"`` for a ``"saltelli"`` design (first-order ``S1``
-    and total ``ST`` Sobol indices, ranked by ``ST``) and to ``"rbd_fast"`` for any other
-    sample, e.g. LHS (first-order ``S1`` by RBD-FAST, ranked by it, plus the PAWN median
-    as a moment-free check). ``"delta"`` (Borgonovo, ``num_resamples`` bootstrap rounds)
-    is slower. Rows sorted by importance, with a ``rank`` column (1 = most influential).
-    """
-    if kpi not in outcomes:
-        raise ParameterError(f"unknown outcome {kpi!r}; known: {', '.join(outcomes)}", name="kpi")
-    y = np.asarray(outcomes[kpi], dtype=float)
-    if y.shape[0] != len(experiments):
-        raise ParameterError("outcomes are not aligned on the experiments", name="outcomes")
-    if not np.isfinite(y).all():
-        raise ParameterError(f"outcome {kpi!r} has NaN/inf values; pick another KPI", name="kpi")
-    space = experiments.attrs.get("space") or {
-        c: (float(experiments[c].min()), float(experiments[c].max())) for c in experiments.columns
-    }
-    names = list(experiments.columns)
-    problem = {"num_vars": len(names), "names": names, "bounds": [list(space[c]) for c in names]}
-    method = method or ("sobol" if experiments.attrs.get("method") == "saltelli" else "rbd_fast")
-    if method == "sobol":
-        from SALib.analyze import sobol
-
-        res = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
-        frame = pd.DataFrame({"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"],
-                              "ST_conf": res["ST_conf"]}, index=pd.Index(names, name="parameter"))  # fmt: skip
-        key = "ST"
-    elif method == "rbd_fast":
-        from SALib.analyze import pawn, rbd_fast
-
-        x = experiments.to_numpy(dtype=float)
-        res = rbd_fast.analyze(problem, x, y, seed=seed)
-        frame = pd.DataFrame(
-            {"S1": res["S1"], "S1_conf": res["S1_conf"],
-             "pawn_median": pawn.analyze(problem, x, y, seed=seed)["median"]},
-            index=pd.Index(names, name="parameter"),
-        )  # fmt: skip
-        key = "S1"
-    elif method == "delta":
-        from SALib.analyze import delta
-
-        chatter = io.StringIO()  # SALib prints its binning notes
-        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-            res = delta.analyze(
-                problem,
-                experiments.to_numpy(dtype=float),
-                y,
-                num_resamples=num_resamples,
-                seed=seed,
-            )
-        for line in chatter.getvalue().splitlines():
-            log.info("SALib delta: %s", line)
-        d = "delta" if "delta" in res else "delta_raw"  # SALib >= 1.5 splits raw/balanced
-        frame = pd.DataFrame(
-            {
-                "delta": res[d],
-                "delta_conf": res[f"{d}_conf"],
-                "S1": res["S1"],
-                "S1_conf": res["S1_conf"],
-            },
-            index=pd.Index(names, name="parameter"),
-        )
-        key = "S1"
-    else:
-        raise ParameterError(
-            f"method must be sobol, rbd_fast or delta, got {method!r}", name="method", value=method
-        )
-    frame = frame.sort_values(key, ascending=False)
-    frame["rank"] = np.arange(1, len(frame) + 1)
-    frame.attrs.update(kpi=kpi, method=method)
-    return frame

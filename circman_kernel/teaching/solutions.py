@@ -129,7 +129,8 @@ def _faster_cycle_output_pct() -> float:
 
 
 def _most_influential() -> str:
-    from circman_kernel.simulation.scenarios import analyse, evaluate, sample
+    from circman_kernel.simulation.sensitivity import analyse
+    from circman_kernel.simulation.sweeps import evaluate, sample
 
     experiments = sample(dict(SWEEP_SPACE), 256, method="lhs", seed=1)
     outcomes = evaluate(experiments, steps=48, seed=2)
@@ -224,7 +225,7 @@ DASK_SPACE = MappingProxyType({"cycle_time": (24.0, 36.0), "target_temperature":
 
 
 def _dask_sweep_mean_output() -> float:
-    from circman_kernel.simulation.scenarios import evaluate, sample
+    from circman_kernel.simulation.sweeps import evaluate, sample
 
     experiments = sample(dict(DASK_SPACE), 64, method="lhs", seed=5)
     outcomes = evaluate(experiments, steps=48, seed=6, chunk_size=16)

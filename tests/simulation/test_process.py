@@ -10,7 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circman_kernel.core.errors import ParameterError
+from circman_kernel.simulation import equations as eq
+from circman_kernel.simulation import measurement as meas
 from circman_kernel.simulation import process as pm
+from circman_kernel.simulation import recurrences as rec
 
 
 def _x0(n: int = 1, **values: float) -> np.ndarray:
@@ -35,7 +38,7 @@ def _noiseless(**over: float) -> dict[str, float]:
 
 
 def _noise(steps: int, n: int, p: dict) -> dict[str, np.ndarray]:
-    return pm.draw_noise(np.random.default_rng(0), steps, n, p)
+    return rec.draw_noise(np.random.default_rng(0), steps, n, p)
 
 
 # --------------------------------------------------------------------------- single equations
@@ -43,16 +46,16 @@ def _noise(steps: int, n: int, p: dict) -> dict[str, np.ndarray]:
 
 def test_manual_temperature_equation_one_step() -> None:
     # T(t+1) = 20 + (22.5 - 20) * 0.1 + 0.05 = 20.3
-    assert pm.regulate_temperature(20.0, 22.5, 0.1, 0.05) == pytest.approx(20.3)
-    assert pm.regulate_temperature(np.array([30.0]), 22.5, 0.1)[0] == pytest.approx(29.25)
+    assert eq.regulate_temperature(20.0, 22.5, 0.1, 0.05) == pytest.approx(20.3)
+    assert eq.regulate_temperature(np.array([30.0]), 22.5, 0.1)[0] == pytest.approx(29.25)
 
 
 def test_manual_energy_equation_running_and_idle() -> None:
     # running: 120.5 + 2.0 * 1.1 = 122.7; idle: 120.5 * 0.95 = 114.475
-    out = pm.line_power(np.array([120.5, 120.5]), np.array([True, False]), 2.0, 1.1, 0.95)
+    out = eq.line_power(np.array([120.5, 120.5]), np.array([True, False]), 2.0, 1.1, 0.95)
     assert out.tolist() == pytest.approx([122.7, 114.475])
     # a factor below zero never lowers the draw while running
-    assert pm.line_power(50.0, True, 2.0, -0.3) == pytest.approx(50.0)
+    assert eq.line_power(50.0, True, 2.0, -0.3) == pytest.approx(50.0)
 
 
 @pytest.mark.parametrize(
@@ -67,28 +70,28 @@ def test_manual_energy_equation_running_and_idle() -> None:
 def test_efficiency_and_defects_follow_the_temperature_band(
     temperature: float, excursion: float, efficiency: float, defect: float
 ) -> None:
-    e = pm.temperature_excursion(temperature, 18.0, 27.0)
+    e = eq.temperature_excursion(temperature, 18.0, 27.0)
     assert e == pytest.approx(excursion)
-    assert pm.line_efficiency(e, 0.92, 0.02) == pytest.approx(efficiency)
-    assert pm.defect_rate(e, 0.95, 0.01, 0.01, 0.2) == pytest.approx(defect)
+    assert eq.line_efficiency(e, 0.92, 0.02) == pytest.approx(efficiency)
+    assert eq.defect_rate(e, 0.95, 0.01, 0.01, 0.2) == pytest.approx(defect)
 
 
 def test_rate_target_ramp_materials_quality_measure() -> None:
     # 10 modules/h * (30 s / 25 s) * 0.9 = 10.8 modules/h; idle -> 0
-    assert pm.target_production_rate(0.9, True, 10.0, 30.0, 25.0) == pytest.approx(10.8)
-    assert pm.target_production_rate(0.9, False, 10.0, 30.0, 25.0) == 0.0
-    assert pm.ramp_production_rate(8.3, 10.8, 0.2) == pytest.approx(8.5)
-    assert pm.ramp_production_rate(8.3, 5.0, 0.2) == pytest.approx(5.0)
-    assert pm.producible_modules(10.0, 2.0, 0.5) == pytest.approx(24.0)
-    assert math.isinf(pm.producible_modules(10.0, 0.0, 0.0))
-    assert pm.material_quality(0.9, 0.1) == pytest.approx(0.81)
-    assert pm.measure(20.0, 0.05, -2.0) == pytest.approx(18.0)
-    assert pm.measure(8.5, 0.6, -2.0, 0.0) == 0.0  # a rate reading is cut at 0
+    assert eq.target_production_rate(0.9, True, 10.0, 30.0, 25.0) == pytest.approx(10.8)
+    assert eq.target_production_rate(0.9, False, 10.0, 30.0, 25.0) == 0.0
+    assert eq.ramp_production_rate(8.3, 10.8, 0.2) == pytest.approx(8.5)
+    assert eq.ramp_production_rate(8.3, 5.0, 0.2) == pytest.approx(5.0)
+    assert eq.producible_modules(10.0, 2.0, 0.5) == pytest.approx(24.0)
+    assert math.isinf(eq.producible_modules(10.0, 0.0, 0.0))
+    assert eq.material_quality(0.9, 0.1) == pytest.approx(0.81)
+    assert meas.measure(20.0, 0.05, -2.0) == pytest.approx(18.0)
+    assert meas.measure(8.5, 0.6, -2.0, 0.0) == 0.0  # a rate reading is cut at 0
 
 
 def test_one_noiseless_step_of_the_whole_model_by_hand() -> None:
     p = _noiseless()
-    x1 = pm.step(_x0(), np.array([True]), p)[:, 0]
+    x1 = eq.step(_x0(), np.array([True]), p)[:, 0]
     assert x1[pm.TEMPERATURE] == pytest.approx(22.5)  # at target, no noise
     assert x1[pm.POWER] == pytest.approx(122.5)  # 120.5 + 2.0
     assert x1[pm.EFFICIENCY] == pytest.approx(0.92)
@@ -109,18 +112,18 @@ def test_material_shortage_limits_production_and_inventory_stays_non_negative() 
     p = _noiseless()
     x = _x0(SI_INVENTORY=4.0, GLASS_INVENTORY=3.0, ATTAINABLE=20.0, RATE=20.0)
     p["nominal_production_rate"] = 30.0
-    x1 = pm.step(x, np.array([True]), p)[:, 0]
+    x1 = eq.step(x, np.array([True]), p)[:, 0]
     assert x1[pm.OUTPUT] == pytest.approx(8.0)
     assert x1[pm.SI_INVENTORY] == pytest.approx(0.0)
     assert x1[pm.GLASS_INVENTORY] == pytest.approx(3.0 - 1.6)
-    x2 = pm.step(x1[:, None], np.array([True]), p)[:, 0]
+    x2 = eq.step(x1[:, None], np.array([True]), p)[:, 0]
     assert x2[pm.RATE] == 0.0 and x2[pm.SI_INVENTORY] == 0.0
 
 
 def test_step_does_not_modify_its_input() -> None:
     x = _x0(3)
     before = x.copy()
-    pm.step(x, np.array([True, False, True]), _noiseless())
+    eq.step(x, np.array([True, False, True]), _noiseless())
     np.testing.assert_array_equal(x, before)
 
 
@@ -155,11 +158,11 @@ def test_simulate_equals_iterating_step(n: int) -> None:
     x0 = _x0(n, SI_INVENTORY=40.0, GLASS_INVENTORY=30.0)
     x0[pm.RUNNING] = rng.integers(0, 2, n)
     noise = _noise(steps, n, p)
-    traj = pm.simulate(x0, p, steps, noise)
+    traj = rec.simulate(x0, p, steps, noise)
     run = traj[1:, pm.RUNNING] > 0.5
     x = x0
     for t in range(steps):
-        x = pm.step(x, run[t], p, noise["temperature"][t], noise["energy_factor"][t])
+        x = eq.step(x, run[t], p, noise["temperature"][t], noise["energy_factor"][t])
         np.testing.assert_allclose(traj[t + 1], x, rtol=1e-9, atol=1e-8, err_msg=f"step {t + 1}")
 
 
@@ -174,13 +177,13 @@ def test_linear_recurrence_paths_agree() -> None:
         for t in range(50):
             x = a[t, j] * x + b[t, j]
             expected[t, j] = x
-    np.testing.assert_allclose(pm.linear_recurrence(a, b, x0), expected, rtol=1e-12)
-    scalar = pm.linear_recurrence(0.8, b, x0)
-    np.testing.assert_allclose(scalar, pm.linear_recurrence(np.full(4, 0.8), b, x0), rtol=1e-12)
+    np.testing.assert_allclose(rec.linear_recurrence(a, b, x0), expected, rtol=1e-12)
+    scalar = rec.linear_recurrence(0.8, b, x0)
+    np.testing.assert_allclose(scalar, rec.linear_recurrence(np.full(4, 0.8), b, x0), rtol=1e-12)
     np.testing.assert_allclose(
         scalar,
         np.hstack(
-            [pm.linear_recurrence(np.full((50, 1), 0.8), b[:, [i]], x0[i]) for i in range(4)]
+            [rec.linear_recurrence(np.full((50, 1), 0.8), b[:, [i]], x0[i]) for i in range(4)]
         ),
         rtol=1e-12,
     )
@@ -190,7 +193,7 @@ def test_linear_recurrence_paths_agree() -> None:
 def test_running_schedule_markov_chain() -> None:
     u = np.array([[0.05, 0.5], [0.5, 0.05], [0.95, 0.95]])
     # column 0 starts idle: 0.05 < 0.1 starts it; column 1 running: 0.5 >= 0.2 keeps it
-    out = pm.running_schedule([False, True], 3, 0.1, 0.2, u)
+    out = rec.running_schedule([False, True], 3, 0.1, 0.2, u)
     assert out.tolist() == [[True, True], [True, False], [True, False]]
 
 
@@ -207,10 +210,10 @@ def test_invariants_over_100k_random_steps() -> None:
     x0[pm.RUNNING] = rng.integers(0, 2, n)
     noise = _noise(steps, n, p)
     assert "measurement" in noise
-    traj = pm.simulate(x0, p, steps, noise)
+    traj = rec.simulate(x0, p, steps, noise)
     assert np.isfinite(traj).all()
     assert (traj[:, pm.TEMPERATURE] >= -100.0).all() and (traj[:, pm.TEMPERATURE] <= 500).all()
-    y = pm.observe(traj, p, noise)
+    y = meas.observe(traj, p, noise)
     assert y.shape == (steps + 1, 3, n) and np.isfinite(y).all()
     assert ((y[:, 0] >= -100.0) & (y[:, 0] <= 500.0)).all()
     assert (y[:, 1:] >= 0).all()  # measured power and rate are physical
@@ -241,10 +244,10 @@ def test_measurement_noise_never_enters_the_true_state() -> None:
     x0 = _x0(n, SI_INVENTORY=40.0, GLASS_INVENTORY=30.0)
     noise = _noise(steps, n, p)
     without = {k: v for k, v in noise.items() if k != "measurement"}
-    traj = pm.simulate(x0, p, steps, noise)
-    np.testing.assert_array_equal(traj, pm.simulate(x0, p, steps, without))
+    traj = rec.simulate(x0, p, steps, noise)
+    np.testing.assert_array_equal(traj, rec.simulate(x0, p, steps, without))
     before = traj.copy()
-    y = pm.observe(traj, p, noise)
+    y = meas.observe(traj, p, noise)
     np.testing.assert_array_equal(traj, before)  # observe works on a copy
     np.testing.assert_array_equal(y[0], x0[list(pm.MEASURED)])  # step 0 read as given
     v = noise["measurement"]  # y = clip(x (1 + 0.6 v), range) for each measured row
@@ -252,7 +255,7 @@ def test_measurement_noise_never_enters_the_true_state() -> None:
         lo, hi = pm.MEASURED_RANGES[i]
         expected = np.clip(traj[1:, var] * (1.0 + 0.6 * v[i]), lo, hi)
         np.testing.assert_allclose(y[1:, i], expected, rtol=1e-12)
-    np.testing.assert_array_equal(pm.observe(traj, p, without), traj[:, list(pm.MEASURED)])
+    np.testing.assert_array_equal(meas.observe(traj, p, without), traj[:, list(pm.MEASURED)])
 
 
 def test_observe_by_hand() -> None:
@@ -261,7 +264,7 @@ def test_observe_by_hand() -> None:
     x[:, pm.POWER] = [[120.5, 120.5], [122.5, 100.0]]
     x[:, pm.RATE] = [[8.3, 8.3], [8.5, 0.0]]
     v = np.array([[[1.0, 1.0]], [[-1.0, -3.0]], [[-2.0, 5.0]]])  # (3, steps=1, n=2)
-    y = pm.observe(x, {"measurement_noise": 0.6}, {"measurement": v})
+    y = meas.observe(x, {"measurement_noise": 0.6}, {"measurement": v})
     # column 0: 22 * 1.6 = 35.2; 122.5 * 0.4 = 49; 8.5 * (1 - 1.2) = -1.7 -> 0
     assert y[1, :, 0].tolist() == pytest.approx([35.2, 49.0, 0.0])
     # column 1: 400 * 1.6 = 640 -> 500; 100 * (1 - 1.8) = -80 -> 0; idle rate 0 reads 0
@@ -286,7 +289,7 @@ def test_step_property_inventory_never_negative(
     )  # fmt: skip
     x = _x0(SI_INVENTORY=inventory, ATTAINABLE=rate, RATE=rate)
     for _ in range(3):
-        x = pm.step(x, np.array([running]), p)
+        x = eq.step(x, np.array([running]), p)
         assert x[pm.SI_INVENTORY, 0] >= 0.0
         assert x[pm.SI_USE, 0] <= inventory + 3 * replenishment + 1e-9
 

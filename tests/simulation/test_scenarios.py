@@ -10,7 +10,9 @@ import pytest
 
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.core.state_schema import default_state
-from circman_kernel.simulation.scenarios import Scenario, ScenarioManager, analyse, evaluate, sample
+from circman_kernel.simulation.scenarios import Scenario, ScenarioManager
+from circman_kernel.simulation.sensitivity import analyse
+from circman_kernel.simulation.sweeps import evaluate, sample
 
 HOSTILE = "x'); DROP TABLE scenarios; --\"ü"
 
