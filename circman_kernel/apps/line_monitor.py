@@ -64,12 +64,12 @@ def line_monitor_app(
     from circman_kernel.core.config import load_config
     from circman_kernel.core.paths import data_dir
     from circman_kernel.twin.digital_twin import DigitalTwin
-    from circman_kernel.twin.sync import (
+    from circman_kernel.twin.sources import (
         CSVReplaySource,
         ManualInputSource,
         SimulatedSensorSource,
-        Synchronizer,
     )
+    from circman_kernel.twin.sync import Synchronizer
 
     if window < 2:
         raise ParameterError("window must be >= 2 states", name="window", value=window)

@@ -85,7 +85,8 @@ def _has(*modules: str) -> bool:
 # ----------------------------------------------------------------------------- steps
 def _replay(ctx: DemoContext) -> None:
     from circman_kernel.twin.digital_twin import DigitalTwin
-    from circman_kernel.twin.sync import CSVReplaySource, Synchronizer
+    from circman_kernel.twin.sources import CSVReplaySource
+    from circman_kernel.twin.sync import Synchronizer
 
     ctx.twin = DigitalTwin(ctx.config, store=ctx.store, seed=SEED, name="demo line")
     ctx.twin.initialize()
@@ -265,7 +266,11 @@ class _Step:
 
 
 STEPS: tuple[_Step, ...] = (
-    _Step("replay the sample shift into a twin", ("twin.digital_twin", "twin.sync"), _replay),
+    _Step(
+        "replay the sample shift into a twin",
+        ("twin.digital_twin", "twin.sources", "twin.sync"),
+        _replay,
+    ),
     _Step("Monte Carlo simulation", ("simulation.engine",), _monte_carlo),
     _Step(
         "scenario comparison", ("simulation.scenarios", "lca.analyzer"), _scenarios

@@ -104,7 +104,7 @@ def _check_twin(ctx: _Context) -> str:
     # reading outside a configured band produces exactly one threshold event.
     from circman_kernel.core.state_schema import get_path
     from circman_kernel.twin.digital_twin import DigitalTwin
-    from circman_kernel.twin.sync import nest_dotted
+    from circman_kernel.twin.sources import nest_dotted
 
     config = _needs_config(ctx)
     twin = DigitalTwin(config, seed=0, name="diagnostics")
@@ -158,7 +158,8 @@ def _check_events(ctx: _Context) -> str:
     # The bus delivers a published event to a subscriber and get_events returns it; when
     # the store check passed, the event also goes through the store's events table and
     # back (then the probe row is removed).
-    from circman_kernel.twin.events import Event, EventManager
+    from circman_kernel.twin.event_types import Event
+    from circman_kernel.twin.events import EventManager
 
     config = _needs_config(ctx)
     bus = EventManager(config)

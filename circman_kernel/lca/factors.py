@@ -36,11 +36,11 @@ from pydantic import ValidationError
 
 from circman_kernel.core.config import (
     CircmanConfig,
-    ImpactFactors,
     _format_errors,
     _read_json,
     load_config,
 )
+from circman_kernel.core.config_schema import ImpactFactors
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.core.paths import default_config_dir
 

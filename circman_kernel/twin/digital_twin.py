@@ -24,15 +24,15 @@ import numpy as np
 from circman_kernel.core.config import CircmanConfig, load_config
 from circman_kernel.core.errors import NotInitializedError, ParameterError, StateValidationError
 from circman_kernel.core.state_schema import copy_state, default_state
-from circman_kernel.twin.events import (
+from circman_kernel.twin.event_types import (
     Event,
     EventCategory,
-    EventManager,
     EventSeverity,
     SimulationResultEvent,
     StateChangeEvent,
     ThresholdEvent,
 )
+from circman_kernel.twin.events import EventManager
 from circman_kernel.twin.state import StateManager
 
 __all__ = ["DigitalTwin"]
@@ -301,7 +301,7 @@ class DigitalTwin:
     ) -> Any:
         """Simulate ``steps`` steps from the current state; the twin's state is unchanged.
 
-        Returns the :class:`~circman_kernel.simulation.engine.SimulationResult` (a sequence of
+        Returns the :class:`~circman_kernel.simulation.results.SimulationResult` (a sequence of
         ``steps + 1`` states, initial first). The run's seed is drawn from the twin's
         generator, so a twin built with the same seed simulates the same way.
         """

@@ -462,7 +462,7 @@ def test_parameter_names_follow_the_models() -> None:
     # process parameters, the surrogate's inputs and outcomes, and the manual's inputs.
     from circman_kernel.ai.model import TARGETS
     from circman_kernel.ai.surrogate_data import FEATURES
-    from circman_kernel.core.config import PARAMETER_NAMES
+    from circman_kernel.core.config_schema import PARAMETER_NAMES
     from circman_kernel.simulation import process
 
     manual_inputs = set(MANUAL_DIGITAL_TWIN["AI_INTEGRATION"]["DEFAULT_PARAMETERS"])
@@ -471,7 +471,7 @@ def test_parameter_names_follow_the_models() -> None:
 
 
 def test_threshold_paths_are_the_state_numbers() -> None:
-    from circman_kernel.core.config import _threshold_paths
+    from circman_kernel.core.config_fields import _threshold_paths
 
     paths = _threshold_paths("materials.silicon_wafer.quality")
     assert "materials.silicon_wafer.quality" in paths

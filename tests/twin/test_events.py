@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from circman_kernel.core.errors import ParameterError, StoreError
-from circman_kernel.twin.events import (
+from circman_kernel.twin.event_types import (
     Event,
     EventCategory,
-    EventManager,
     EventSeverity,
     SimulationResultEvent,
     StateChangeEvent,
     SystemStateEvent,
     ThresholdEvent,
 )
+from circman_kernel.twin.events import EventManager
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,14 +11,14 @@ import pytest
 from circman_kernel.core.errors import DataSourceError, ParameterError, StateValidationError
 from circman_kernel.core.paths import data_dir
 from circman_kernel.twin.digital_twin import DigitalTwin
-from circman_kernel.twin.sync import (
+from circman_kernel.twin.sources import (
     CSVReplaySource,
     ManualInputSource,
     SimulatedSensorSource,
-    Synchronizer,
     flatten_state,
     nest_dotted,
 )
+from circman_kernel.twin.sync import Synchronizer
 
 SAMPLE = data_dir() / "sample_shift.csv"
 WAIT_S = 10.0  # bound on waiting for a thread, so that a regression fails instead of hanging

@@ -14,7 +14,7 @@ from circman_kernel.core.errors import (
     StateValidationError,
 )
 from circman_kernel.twin.digital_twin import DigitalTwin
-from circman_kernel.twin.events import EventCategory, EventSeverity, StateChangeEvent
+from circman_kernel.twin.event_types import EventCategory, EventSeverity, StateChangeEvent
 
 # Generous bound on waits between threads, so that a regression fails instead of hanging.
 WAIT_S = 10.0
@@ -250,7 +250,7 @@ def test_publish_simulation_results_flag(config, enabled):
 
 @pytest.mark.parametrize("error", [ParameterError, ModelError])
 def test_kpi_failure_raises_instead_of_publishing_empty_kpis(twin, monkeypatch, error):
-    from circman_kernel.simulation.engine import SimulationResult
+    from circman_kernel.simulation.results import SimulationResult
 
     def broken(self):
         raise error("KPI output_modules: the trajectory has a NaN production rate")
