@@ -6,8 +6,9 @@ model's equations and one transition), ``measurement`` (the output map: sensor r
 (``SimulationResult``, ``MonteCarloResult``, KPIs and the state mapping), ``chunks``
 (seeds and chunked runs on an executor), ``engine`` (``SimulationEngine``, single runs
 and Monte Carlo), ``scenarios`` (``ScenarioManager`` and column runs), ``sweeps`` (sweep
-sampling and evaluation) and ``sensitivity`` (sensitivity analysis). May import ``core``
-and ``lca`` (carbon KPIs). It starts from a state dict (schema in ``core``), so it needs
+sampling and evaluation), ``sensitivity`` (sensitivity analysis), ``levers`` (levers and
+uncertainties) and ``experiments`` (scenario x policy ensembles in one vectorised run).
+May import ``core`` and ``lca`` (carbon KPIs). It starts from a state dict (schema in ``core``), so it needs
 no twin. The main names are importable from here, each loaded on first use so that
 importing this package stays cheap.
 """
@@ -27,6 +28,13 @@ _EXPORTS: dict[str, str] = {
     "sample": "sweeps",
     "evaluate": "sweeps",
     "analyse": "sensitivity",
+    "Lever": "levers",
+    "Uncertainty": "levers",
+    "cross": "levers",
+    "sample_policies": "levers",
+    "sample_scenarios": "levers",
+    "perform_experiments": "experiments",
+    "run_ensemble": "experiments",
 }
 
 __all__ = list(_EXPORTS)
