@@ -309,6 +309,10 @@ def discover(
     cases, text = cases_of_interest(experiments, outcomes, condition)
     if not cases.any():
         raise ParameterError(f"no experiment meets {text}: loosen the condition", name="condition")
+    if cases.all():
+        raise ParameterError(
+            f"every experiment meets {text}: tighten the condition", name="condition"
+        )
     for key, v in (
         ("peel_alpha", peel_alpha),
         ("paste_alpha", paste_alpha),

@@ -7,7 +7,7 @@ The notebooks in ``notebooks/apps/`` are thin shells, e.g.::
 Builders are imported on first use so that importing this package stays cheap.
 
 Owns one module per dashboard (``simulation``, ``scenarios``, ``optimization``, ``lca``,
-``line_monitor``, ``run_explorer``) and their shared widgets (``_ui``, ``_figures``).
+``line_monitor``, ``run_explorer``, ``discovery``) and their shared widgets (``_ui``, ``_figures``).
 May import everything below ``server``: ``core``, ``twin``, ``simulation``, ``ai``, ``lca``,
 ``store``.
 """
@@ -31,6 +31,7 @@ _BUILDERS: dict[str, str] = {
     "optimization_app": "optimization",
     "lca_app": "lca",
     "run_explorer_app": "run_explorer",
+    "discovery_app": "discovery",
 }
 
 __all__ = ["FIGURE_ESM_ENV", "MODES", "MODE_ENV", *_BUILDERS]
