@@ -77,7 +77,8 @@ def discovery_app(
     op = widgets.Dropdown(options=OPERATORS, value=">", description="Condition", style=style)
     threshold = widgets.BoundedFloatText(value=0.0, min=-1e12, max=1e12, step=0.001,
                                          description="Threshold", style=style)  # fmt: skip
-    box = widgets.IntSlider(value=0, min=0, max=1, description="Box on trajectory", style=style,
+    box = widgets.IntSlider(value=0, min=0, max=1, description="Box on trajectory",
+        style={"description_width": "130px"},
                             continuous_update=False)  # fmt: skip
     table = widgets.HTML("")
     app.limits_table = table
