@@ -78,8 +78,7 @@ def discovery_app(
     threshold = widgets.BoundedFloatText(value=0.0, min=-1e12, max=1e12, step=0.001,
                                          description="Threshold", style=style)  # fmt: skip
     box = widgets.IntSlider(value=0, min=0, max=1, description="Box on trajectory",
-        style={"description_width": "130px"},
-                            continuous_update=False)  # fmt: skip
+                            style={"description_width": "130px"}, continuous_update=False)  # fmt: skip
     table = widgets.HTML("")
     app.limits_table = table
     app.controls.update(kpi=kpi, op=op, threshold=threshold, box=box)
