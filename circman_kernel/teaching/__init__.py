@@ -2,7 +2,8 @@
 
 Owns ``checks`` (the exercise list, ``check`` and the ``check_*`` helpers),
 ``comparers`` (how an answer is judged against the expected one, with a hint) and
-``solutions`` (reference answers, computed with the package). May import everything below
+``solutions`` (reference answers, computed with the package; notebook 03's discovery
+answer in ``solutions_discovery``). May import everything below
 ``server``. ``from circman_kernel import teaching; teaching.check(...)`` is the notebooks' way in.
 """
 
@@ -11,6 +12,7 @@ from circman_kernel.teaching.checks import (
     CheckResult,
     Exercise,
     check,
+    check_box_lower_temperature,
     check_carbon_payback_years,
     check_dask_sweep_mean_output,
     check_faster_cycle_output_pct,
@@ -41,6 +43,7 @@ __all__ = [
     "check_p95_energy_per_module",
     "check_faster_cycle_output_pct",
     "check_most_influential",
+    "check_box_lower_temperature",
     "check_optimum_reproduced",
     "check_lowest_pareto_carbon",
     "check_manufacturing_by_hand",

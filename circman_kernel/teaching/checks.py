@@ -255,6 +255,19 @@ _ALL: tuple[Exercise, ...] = (
         "that is the lever to study first.",
     ),
     Exercise(
+        "03-3",
+        "box_lower_temperature",
+        NB03,
+        "Above which target temperature [degC] does PRIM's chosen box for the worst 10 % of "
+        "defect rates start (its lower limit on target_temperature)?",
+        numeric(
+            rtol=1e-3,
+            unit="degC",
+            idea="Read the chosen box's limits, the row of target_temperature, column min.",
+        ),
+        "a box is a rule an operator can act on: keep the set-point below it.",
+    ),
+    Exercise(
         "04-1",
         "optimum_reproduced",
         NB04,
@@ -353,6 +366,7 @@ check_hour_wafers_run_out = _make_check(EXERCISES["02-1"])
 check_p95_energy_per_module = _make_check(EXERCISES["02-2"])
 check_faster_cycle_output_pct = _make_check(EXERCISES["03-1"])
 check_most_influential = _make_check(EXERCISES["03-2"])
+check_box_lower_temperature = _make_check(EXERCISES["03-3"])
 check_optimum_reproduced = _make_check(EXERCISES["04-1"])
 check_lowest_pareto_carbon = _make_check(EXERCISES["04-2"])
 check_manufacturing_by_hand = _make_check(EXERCISES["05-1"])

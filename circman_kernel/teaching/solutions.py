@@ -18,6 +18,7 @@ from typing import Any
 
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.core.paths import data_dir
+from circman_kernel.teaching.solutions_discovery import box_lower_temperature
 
 __all__ = ["SOLUTIONS", "Solution", "check_store", "code", "expected", "reference_answer"]
 
@@ -342,6 +343,11 @@ answer = table.loc["faster cycle", "output_modules_pct"]""",
         """\
 answer = ranking.index[0]""",
         _most_influential,
+    ),
+    "03-3": Solution(
+        """\
+answer = found.limits().loc["target_temperature", "min"]""",
+        box_lower_temperature,
     ),
     "04-1": Solution(
         """\
