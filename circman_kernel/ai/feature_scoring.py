@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from circman_kernel.ai.discovery import input_codes, input_frame
+from circman_kernel.ai.discovery_data import input_codes, input_frame
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["feature_scores", "monte_carlo_sample"]
