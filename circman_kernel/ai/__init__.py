@@ -6,8 +6,8 @@ in ``model_files``), ``surrogate_data`` (training data drawn from the process mo
 ``HonestyCheck``), ``optimize_setup`` (checking and building a problem), ``optimize``
 (``ProcessOptimizer``), ``honesty`` (the honesty check: the process model re-run at a
 proposed optimum), ``pareto`` (multi-objective fronts), ``integration``
-(``AIIntegration``), ``discovery`` (scenario discovery: PRIM, CART; what it reads in ``discovery_data``), ``feature_scoring``
-(extra-trees scores) and ``robust`` (robust optimisation over a scenario ensemble; its
+(``AIIntegration``), ``discovery`` (scenario discovery: PRIM, CART; what it reads in
+``discovery_data``), ``feature_scoring`` (extra-trees scores) and ``robust`` (robust optimisation over a scenario ensemble; its
 metrics in ``robust_metrics``, its report in ``robust_report``). May import ``core``,
 ``lca``, ``simulation`` and ``twin``.
 
