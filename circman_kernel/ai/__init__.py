@@ -7,9 +7,9 @@ in ``model_files``), ``surrogate_data`` (training data drawn from the process mo
 (``ProcessOptimizer``), ``honesty`` (the honesty check: the process model re-run at a
 proposed optimum), ``pareto`` (multi-objective fronts), ``integration``
 (``AIIntegration``), ``discovery`` (scenario discovery: PRIM, CART; what it reads in
-``discovery_data``), ``feature_scoring`` (extra-trees scores) and ``robust`` (robust optimisation over a scenario ensemble; its
-metrics in ``robust_metrics``, its report in ``robust_report``). May import ``core``,
-``lca``, ``simulation`` and ``twin``.
+``discovery_data``), ``feature_scoring`` (extra-trees scores) and ``robust`` (robust
+optimisation over a scenario ensemble; its metrics in ``robust_metrics``, its report in
+``robust_report``). May import ``core``, ``lca``, ``simulation`` and ``twin``.
 
 The public names are importable from here; scikit-learn, scipy, pymoo and the EMA
 Workbench are imported only when a model is trained, a problem solved or a box found.
