@@ -11,7 +11,7 @@ from circman_kernel.apps._figures import variable_label
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from circman_kernel.apps import discovery_app
-    from circman_kernel.store.run_store import RunStore
+    from circman_kernel.store import RunStore
 
     store = RunStore(tmp_path_factory.mktemp("discovery") / "runs.duckdb")
     view = discovery_app(store=store, points=512, steps=100, background=False)
