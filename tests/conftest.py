@@ -64,3 +64,43 @@ def twin(config: CircmanConfig):
     t = DigitalTwin(config=config, seed=1)
     assert t.initialize() is True
     return t
+
+
+# -- the team store: a real PostgreSQL 15 server ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server in a temporary folder for this test session (Unix socket only)."""
+    import pg_server as pg
+
+    if not pg.available():
+        pytest.skip(
+            f"PostgreSQL 15 server binaries not found in {pg.BIN} (apt-get install postgresql)"
+        )
+    with pg.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """URL of a new, empty database on the session's PostgreSQL server (dropped afterwards)."""
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request, tmp_path: Path) -> str:
+    """Where a fresh store lives, once per backend: a DuckDB file and a PostgreSQL database."""
+    if request.param == "duckdb":
+        return str(tmp_path / "param.duckdb")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_store(store_url: str):
+    """A fresh run store on each backend (the same test runs against both)."""
+    from circman_kernel.store.run_store import RunStore
+
+    return RunStore(store_url)

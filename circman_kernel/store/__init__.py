@@ -1,10 +1,16 @@
 """The run store: every run, state and event persisted and queryable with SQL.
 
-Owns ``run_store`` (``RunStore``: opening the file, connections, writing and deleting
-runs), ``queries`` (reading runs back: SQL, the run list, KPIs, trajectories),
-``extras`` (events, scenarios, export, import and Parquet), ``connection`` (short-lived
-connections and the write lock), ``schema`` (tables, views and migrations) and
-``frames`` (DataFrame conversion). May import ``core`` only.
+``RunStore(url)`` opens the embedded DuckDB file (a path, ``duckdb:///path``) or the team
+store on PostgreSQL (``postgresql://...`` or a libpq keyword string); both implement one
+interface. Owns ``run_store`` (the ``RunStore`` interface: choosing the backend, writing
+and deleting runs), ``queries`` (reading runs back: SQL, the run list, KPIs,
+trajectories), ``extras`` (events, scenarios), ``users`` (users and audit),
+``transfer`` and ``bundle`` (pull/push between stores, Parquet export/import), ``urls``
+(locations, password redaction), ``sandbox`` (bounded, interruptible queries), ``duck``
+and ``connection`` (the DuckDB file: short-lived connections, the write lock, query
+snapshots), ``pg``, ``pg_copy``, ``pg_frames``, ``pg_errors`` and ``pg_schema`` (the
+PostgreSQL backend), ``schema`` (tables, views and migrations), ``failures`` (root causes
+of failed writes) and ``frames`` (DataFrame conversion). May import ``core`` only.
 
 ``RunStore``, ``KINDS``, ``STATUSES`` and ``SCHEMA_VERSION`` are importable from here;
 each is loaded on first use, so that importing a store module (the CLI reads
@@ -19,6 +25,10 @@ from typing import Any
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "RunStore": "run_store",
+    "DuckDBStore": "duck",
+    "PostgresStore": "pg",
+    "parse_location": "urls",
+    "redact": "urls",
     "KINDS": "schema",
     "STATUSES": "schema",
     "SCHEMA_VERSION": "schema",

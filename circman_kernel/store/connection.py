@@ -228,8 +228,12 @@ def migrate(
 
 
 @contextmanager
-def file_lock(path: str, timeout_s: float) -> Iterator[None]:
-    """Hold the cross-process write lock ``<path>.lock`` (bounded wait)."""
+def file_lock(path: str, timeout_s: float, *, missing_ok: bool = False) -> Iterator[None]:
+    """Hold the cross-process write lock ``<path>.lock`` (bounded wait).
+
+    ``missing_ok``: where the lock file cannot be created (a read-only share, where no
+    circman writer can be active either) go ahead without it.
+    """
     lock = FileLock(f"{path}.lock", timeout=timeout_s)
     try:
         lock.acquire(poll_interval=0.01)
@@ -239,6 +243,9 @@ def file_lock(path: str, timeout_s: float) -> Iterator[None]:
             f"{timeout_s:g} s; raise lock_timeout_s or check for a hung writer"
         ) from exc
     except OSError as exc:
+        if missing_ok:
+            yield
+            return
         raise StoreError(f"{path}: cannot create the lock file {path}.lock: {exc}") from exc
     try:
         yield

@@ -15,7 +15,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -23,6 +22,39 @@ from circman_kernel.core.errors import ParameterError
 from circman_kernel.store.schema import EVENT_COLUMNS, JSON_COLUMNS, RECORD_COLUMNS
 
 TRAJECTORY_COLUMNS = ("iteration", "step", "variable", "value")
+#: longest run or scenario name [characters], as for scenarios in the simulation
+MAX_NAME_LENGTH = 200
+
+
+def check_name_length(name: str, what: str) -> str:
+    """Raise :class:`ParameterError` when ``name`` is longer than :data:`MAX_NAME_LENGTH`."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise ParameterError(
+            f"{what} is {len(name)} characters; at most {MAX_NAME_LENGTH}",
+            name="name",
+            value=name[:40] + "...",
+        )
+    return name
+
+
+def check_text(value: str, what: str) -> str:
+    """Refuse NUL characters, which PostgreSQL text cannot hold (same rule on DuckDB)."""
+    if "\x00" in value:
+        raise ParameterError(
+            f"{what} holds a NUL character (\\x00), which the store cannot keep",
+            name=what,
+            value=value[:40],
+        )
+    return value
+
+
+def check_run_name(name: Any) -> str | None:
+    """Return a valid run name (``None`` or a string of at most 200 characters)."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise ParameterError(f"name must be a string, got {name!r}", name="name", value=name)
+    return check_text(check_name_length(name, "run name"), "name")
 
 
 def package_version() -> str:
@@ -74,6 +106,7 @@ def as_list(values: str | Iterable[str] | None, what: str) -> list[str] | None:
     for v in items:
         if not isinstance(v, str):
             raise ParameterError(f"{what} must be strings, got {v!r}", name=what, value=v)
+        check_text(v, what)
     return items
 
 
@@ -174,6 +207,7 @@ def kpi_frame(run_id: str, kpis: Mapping[str, float] | None) -> pd.DataFrame:
     for k, v in (kpis or {}).items():
         if not isinstance(k, str):
             raise ParameterError(f"KPI names must be strings, got {k!r}", name="kpis")
+        check_text(k, "kpis")
         try:
             values.append(float(v))
         except (TypeError, ValueError) as exc:
@@ -182,20 +216,6 @@ def kpi_frame(run_id: str, kpis: Mapping[str, float] | None) -> pd.DataFrame:
             ) from exc
         names.append(k)
     return pd.DataFrame({"run_id": [run_id] * len(names), "kpi": names, "value": values})
-
-
-def insert_frame(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, *, replace: bool = False
-) -> None:
-    """Bulk-insert ``frame`` into ``table`` by column name through DuckDB's DataFrame scan."""
-    if frame.empty:
-        return
-    verb = "INSERT OR REPLACE" if replace else "INSERT"
-    con.register("_circman_frame", frame)
-    try:
-        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _circman_frame")
-    finally:
-        con.unregister("_circman_frame")
 
 
 def _event_row(ev: Any) -> dict[str, Any]:

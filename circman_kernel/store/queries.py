@@ -1,63 +1,94 @@
-"""Reading runs back from the store (mixed into ``RunStore``).
+"""Reading runs back from the store (mixed into ``RunStore``, both backends).
 
-``query`` (read-only SQL with bound parameters), ``runs`` (the run list with filters),
-``get_run``, ``trajectories``, ``kpis`` and ``compare``, and the filter the listing and
-``RunStore.delete_runs`` share. The methods use ``RunStore``'s ``_read`` connection; kept
-apart from :mod:`circman_kernel.store.run_store`, which opens the file and writes runs.
+``query`` (read-only SQL with bound parameters and a time limit), ``runs`` (the run list
+with filters), ``get_run``, ``trajectories``, ``kpis`` and ``compare``, and the filter the
+listing and ``RunStore.delete_runs`` share. The SQL here is portable between DuckDB and
+PostgreSQL (``?`` placeholders, ``= ANY(?::VARCHAR[])``, ``@>``); the backends provide
+``_read()`` and the sandboxed ``_run_query``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from circman_kernel.core.errors import ParameterError, StoreError
-from circman_kernel.store.connection import check_read_statement
 from circman_kernel.store.frames import as_list, from_json
+from circman_kernel.store.sandbox import check_timeout
 from circman_kernel.store.schema import KINDS
 
 _RUN_COLUMNS = (
     "id, kind, name, created_at, duration_s, status, seed, config_hash, "
     "package_version, parameters, tags"
 )
+QUERY_TIMEOUT_ENV = "CIRCMAN_QUERY_TIMEOUT"
+DEFAULT_QUERY_TIMEOUT_S = 60.0
+
+
+def in_list(column: str) -> str:
+    """Portable ``column IN (the list bound to ?)`` for DuckDB and PostgreSQL."""
+    return f"{column} = ANY(?::VARCHAR[])"
+
+
+def default_query_timeout(value: Any) -> float | None:
+    """Return the default :meth:`StoreQueries.query` limit [s]: ``value``, the env, or 60."""
+    if value is None:
+        env = os.environ.get(QUERY_TIMEOUT_ENV, "").strip()
+        if not env:
+            return DEFAULT_QUERY_TIMEOUT_S
+        try:
+            value = float(env)
+        except ValueError as exc:
+            raise ParameterError(
+                f"${QUERY_TIMEOUT_ENV}={env!r} is not a number of seconds",
+                name=QUERY_TIMEOUT_ENV,
+                value=env,
+            ) from exc
+    return check_timeout(value)
 
 
 class StoreQueries:
     """Queries over stored runs; see :class:`circman_kernel.store.run_store.RunStore`."""
 
     def query(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
     ) -> pd.DataFrame:
-        """Return the result of ``sql`` as a DataFrame; values go in as bound ``params``.
+        """Return the result of one read-only ``sql`` statement as a DataFrame.
 
-        Use ``?`` (or ``$name`` with a mapping) placeholders, never string formatting.
-        Only statements that read are accepted (see
-        :func:`~circman_kernel.store.connection.check_read_statement`), however the connection
-        was opened: a read shares a read-write connection this process already holds (a
-        JupySQL ``%sql`` session), and the in-memory store has only one. The statement
-        also runs in a transaction that is rolled back, so nothing it might change stays.
+        Values go in as bound ``params``: ``?`` placeholders with a sequence, ``$name``
+        with a mapping, the same on both backends (never string formatting). Only one
+        statement that reads is accepted. It sees the store and nothing else, and runs
+        for at most ``timeout_s`` seconds (default: the store's ``query_timeout_s``; 0:
+        no limit); Ctrl-C cancels it. On DuckDB it runs on a private snapshot of the file
+        with external access disabled (no ``read_csv``, ``read_blob``, ``glob``, network
+        or settings), so a long query never keeps writers out; on PostgreSQL in a
+        read-only transaction with ``statement_timeout``, without superuser rights.
 
         Raises
         ------
         StoreError
-            For a statement that writes (``DELETE``, ``DROP``, ``COPY``, ``SET``, ...),
-            more than one statement, or SQL DuckDB rejects.
+            A statement that writes (``DELETE``, ``DROP``, ``COPY``, ``SET``, ...), more
+            than one statement, SQL the database rejects, access outside the store.
+        QueryTimeout
+            (a ``StoreError``) the time limit passed; the statement was cancelled.
         """
         if not isinstance(sql, str) or not sql.strip():
             raise ParameterError("sql must be a non-empty string", name="sql")
-        with self._read() as con:
-            check_read_statement(con, sql)
-            con.begin()
-            try:
-                return con.execute(sql, params if params is not None else []).df()
-            except duckdb.Error as exc:
-                raise StoreError(f"query failed: {exc}") from exc
-            finally:
-                con.rollback()
+        limit = self.query_timeout_s if timeout_s is None else check_timeout(timeout_s)
+        return self._run_query(sql, params, limit)
+
+    def _frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Internal read of trusted SQL (no sandbox, no time limit)."""
+        with self._read() as rx:
+            return rx.frame(sql, list(params or []))
 
     def runs(
         self,
@@ -74,8 +105,7 @@ class StoreQueries:
             if int(limit) < 0:
                 raise ParameterError("limit must be >= 0", name="limit", value=limit)
             sql += f" LIMIT {int(limit)}"
-        df = self.query(sql, params)
-        return self._decode_runs(df)
+        return self._decode_runs(self._frame(sql, params))
 
     @staticmethod
     def _decode_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -100,21 +130,21 @@ class StoreQueries:
         params: list[Any] = []
         ids = as_list(run_ids, "run_ids")
         if ids is not None:
-            clauses.append("list_contains(?::VARCHAR[], id)")
+            clauses.append(in_list("id"))
             params.append(ids)
         kinds = as_list(kind, "kind")
         if kinds is not None:
             bad = sorted(set(kinds) - set(KINDS))
             if bad:
                 raise ParameterError(f"unknown run kind {bad}; valid: {list(KINDS)}", name="kind")
-            clauses.append("list_contains(?::VARCHAR[], kind)")
+            clauses.append(in_list("kind"))
             params.append(kinds)
         if name is not None:
             clauses.append("name = ?")
             params.append(name)
         tag_list = as_list(tags, "tags")
         if tag_list:
-            clauses.append("list_has_all(tags, ?::VARCHAR[])")
+            clauses.append("tags @> ?::VARCHAR[]")
             params.append(tag_list)
         if before is not None:
             clauses.append("created_at < ?::TIMESTAMP")
@@ -127,22 +157,23 @@ class StoreQueries:
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """Return one run's ``runs`` row as a dict plus ``"kpis"`` (name -> value)."""
-        df = self.query(
-            f"SELECT {_RUN_COLUMNS}, (SELECT list(struct_pack(kpi, value) ORDER BY kpi) "
-            "FROM run_kpis AS k WHERE k.run_id = runs.id) AS kpis FROM runs WHERE id = ?",
-            [run_id],
-        )
+        with self._read() as rx:
+            df = rx.frame(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
+            kpis = rx.fetchall(
+                "SELECT kpi, value FROM run_kpis WHERE run_id = ? ORDER BY kpi", [run_id]
+            )
         if df.empty:
             raise StoreError(f"no run with id {run_id!r} in {self.path}")
         row = self._decode_runs(df).iloc[0].to_dict()
         row["created_at"] = pd.Timestamp(row["created_at"]).to_pydatetime()
-        for key in ("duration_s", "seed"):
-            if row[key] is not None and pd.isna(row[key]):
+        for key in ("name", "duration_s", "seed", "config_hash", "package_version"):
+            if row[key] is not None and not isinstance(row[key], list) and pd.isna(row[key]):
                 row[key] = None
         if row["seed"] is not None:
             row["seed"] = int(row["seed"])
-        kpis = row["kpis"] if row["kpis"] is not None else []
-        row["kpis"] = {k["kpi"]: float(k["value"]) for k in kpis}
+        if row["duration_s"] is not None:
+            row["duration_s"] = float(row["duration_s"])
+        row["kpis"] = {k: float("nan") if v is None else float(v) for k, v in kpis}
         return row
 
     def trajectories(self, run_id: str) -> pd.DataFrame:
@@ -151,45 +182,28 @@ class StoreQueries:
         ``variable`` comes back as a pandas Categorical of the stored names: a million
         rows decode several times faster than as a million Python strings.
         """
-        with self._read() as con:
-            if con.execute("SELECT count(*) FROM runs WHERE id = ?", [run_id]).fetchone()[0] == 0:
+        with self._read() as rx:
+            if not rx.fetchall("SELECT 1 FROM runs WHERE id = ?", [run_id]):
                 raise StoreError(f"no run with id {run_id!r} in {self.path}")
-            names = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT variable FROM trajectories WHERE run_id = ? ORDER BY 1",
-                    [run_id],
-                ).fetchall()
-            ]
-            df = con.execute(
-                "SELECT iteration, step, "
-                "CAST(list_position(?::VARCHAR[], variable) - 1 AS INTEGER) AS code, value "
-                "FROM trajectories WHERE run_id = ?",
-                [names, run_id],
-            ).df()
-        variable = pd.Categorical.from_codes(
-            df.pop("code"), categories=pd.Index(names, dtype="str")
-        )
-        df.insert(2, "variable", variable)
-        return df
+            return rx.trajectories(run_id)
 
     def kpis(self, run_ids: str | Iterable[str]) -> pd.DataFrame:
         """Return one row per run (index ``run_id``, in the given order) and one column per KPI."""
         ids = as_list(run_ids, "run_ids") or []
-        long = self.query(
+        long = self._frame(
             "SELECT i.id AS run_id, r.id IS NOT NULL AS found, k.kpi, k.value "
             "FROM unnest(?::VARCHAR[]) AS i(id) LEFT JOIN runs AS r ON r.id = i.id "
             "LEFT JOIN run_kpis AS k ON k.run_id = i.id",
             [ids],
         )
-        missing = sorted(set(long.loc[~long["found"], "run_id"]))
+        missing = sorted(set(long.loc[~long["found"].astype(bool), "run_id"]))
         if missing:
             raise StoreError(f"no run with id {missing} in {self.path}")
         long = long.dropna(subset=["kpi"])
         wide = long.pivot(index="run_id", columns="kpi", values="value")
         wide = wide.reindex(ids)
         wide.columns.name = None
-        return wide
+        return wide.astype("float64")
 
     def compare(self, run_ids: Iterable[str]) -> pd.DataFrame:
         """Return the KPIs of two or more runs side by side (rows: KPI, columns: run id)."""
@@ -199,7 +213,6 @@ class StoreQueries:
         return self.kpis(ids).T.rename_axis(index="kpi", columns="run_id")
 
     def _missing(self, ids: list[str]) -> list[str]:
-        found = set(
-            self.query("SELECT id FROM runs WHERE list_contains(?::VARCHAR[], id)", [ids])["id"]
-        )
+        with self._read() as rx:
+            found = {r[0] for r in rx.fetchall(f"SELECT id FROM runs WHERE {in_list('id')}", [ids])}
         return [i for i in ids if i not in found]

@@ -8,7 +8,9 @@ numeric table ``trajectories`` (one row per run, iteration, step and variable) s
 plain SQL can aggregate over them.
 
 A migration is a list of SQL statements run in one transaction together with the row
-that records it in ``circman_schema``; the file's version is the largest recorded one.
+that records it in ``circman_schema``; the store's version is the largest recorded one.
+The statements here are DuckDB's; :mod:`circman_kernel.store.pg_schema` gives the same
+migrations (same versions, tables, columns and views) for PostgreSQL.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "details",
     "acknowledged",
 )
+
+USER_COLUMNS: tuple[str, ...] = ("name", "role", "password_hash", "created_at", "updated_at")
+AUDIT_COLUMNS: tuple[str, ...] = ("id", "at", "user_name", "action", "target", "details")
 
 #: KPI names that get their own column in the ``run_summary`` view.
 HEADLINE_KPIS: tuple[str, ...] = (
@@ -233,6 +238,28 @@ _VIEWS_V2 = [
 ]
 
 
+_USERS_V3 = [
+    """CREATE TABLE users (
+        name VARCHAR PRIMARY KEY,
+        role VARCHAR NOT NULL,
+        password_hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE audit (
+        id VARCHAR PRIMARY KEY,
+        "at" TIMESTAMP NOT NULL,
+        user_name VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        target VARCHAR,
+        details JSON
+    )""",
+    # the position of each row in the run's trajectory frame: the team store returns
+    # rows in any order (parallel scans), so the order is stored, not implied
+    "ALTER TABLE trajectories ADD COLUMN seq INTEGER",
+]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: applying ``statements`` to a version ``version - 1`` file."""
@@ -247,6 +274,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "views: run_summary, run_comparison, scenario_kpis, lca_phase_totals", tuple(_VIEWS_V2)
     ),
+    Migration(3, "users and audit tables, trajectory row order", tuple(_USERS_V3)),
 )
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

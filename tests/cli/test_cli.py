@@ -112,9 +112,10 @@ def test_diagnostics_twin_check_starts_from_the_loaded_config(capsys, tmp_path) 
 def test_diagnostics_events_check_finds_a_store_that_drops_events(
     capsys, tmp_path, monkeypatch
 ) -> None:
-    from circman_kernel.store.run_store import RunStore
+    from circman_kernel.store.base import AbstractRunStore
 
-    monkeypatch.setattr(RunStore, "save_events", lambda self, events: 0)
+    # the shared implementation of both backends (RunStore(url) returns one of them)
+    monkeypatch.setattr(AbstractRunStore, "save_events", lambda self, events: 0)
     assert main(["--db", str(tmp_path / "e.duckdb"), "diagnostics", "--json"]) == 1
     checks, _ = _json_checks(capsys)
     assert checks["events"]["status"] == "FAILED"

@@ -1,0 +1,280 @@
+"""``AbstractRunStore``: the interface both run store backends implement.
+
+A run (simulation, Monte Carlo, scenario, sweep, optimisation, LCA, replay) is one row
+of ``runs`` plus its headline KPIs (``run_kpis``), its trajectories (the long numeric
+table ``trajectories``) and any rows of the manual's tables (``simulations``,
+``optimizations``, ``lca_results``, ``states``), all written in one transaction: a run is
+stored whole or not at all. SQL views answer the usual questions (``run_summary``,
+``run_comparison`` / ``compare_runs([...])``, ``scenario_kpis``, ``lca_phase_totals``).
+
+As MLflow's ``AbstractStore`` is for its file and SQL stores, the methods here and in the
+mixins are written once against a few primitives each backend provides: ``_write()`` /
+``_read()`` transactions whose ``execute``/``fetchall``/``frame`` take portable SQL with
+``?`` placeholders, bulk ``insert_frame`` and ``insert_trajectories``, ``trajectories``,
+and the sandboxed ``_run_query``. The backends are
+:class:`~circman_kernel.store.duck.DuckDBStore` (the embedded file) and
+:class:`~circman_kernel.store.pg.PostgresStore` (the team store);
+:class:`~circman_kernel.store.run_store.RunStore` opens the one a location names.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from circman_kernel.core.errors import ParameterError, PermissionDeniedError, StoreError
+from circman_kernel.store.extras import StoreExtras
+from circman_kernel.store.frames import (
+    as_list,
+    check_run_name,
+    kpi_frame,
+    package_version,
+    records_frame,
+    to_json,
+    trajectory_frame,
+    utcnow,
+)
+from circman_kernel.store.queries import StoreQueries, default_query_timeout, in_list
+from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, RUN_TABLES, STATUSES
+from circman_kernel.store.transfer import StoreTransfer
+from circman_kernel.store.urls import Location, parse_location
+from circman_kernel.store.users import StoreUsers
+
+__all__ = ["KINDS", "STATUSES", "AbstractRunStore"]
+
+log = logging.getLogger("circman.store")
+
+RUN_INSERT = (
+    "INSERT INTO runs (id, kind, name, created_at, duration_s, status, seed, config_hash, "
+    "package_version, parameters, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?::VARCHAR[])"
+)
+
+
+class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, abc.ABC):
+    """Runs, events, scenarios, users and audit in a DuckDB file or a PostgreSQL database.
+
+    Parameters
+    ----------
+    url
+        Where the store lives: a DuckDB path, ``duckdb:///path``, ``":memory:"`` (a
+        private temporary file, removed with the object), ``postgresql://user@host:port/db``
+        or a libpq keyword string; ``None`` reads ``$CIRCMAN_DB`` (default
+        ``data/circman.duckdb``).
+    published
+        Read-mostly mode for published dashboards: deleting, overwriting and importing
+        raise :class:`PermissionDeniedError`; saving new runs still works.
+    lock_timeout_s
+        Longest wait [s] for a write (DuckDB's cross-process lock, PostgreSQL's row and
+        table locks) or a reader's turn.
+    query_timeout_s
+        Default time limit [s] of :meth:`query` (``None``: ``$CIRCMAN_QUERY_TIMEOUT`` or
+        60 s; 0: none).
+
+    Raises
+    ------
+    StoreError
+        The location cannot be opened, is not a circman store, or has a newer schema
+        (the DuckDB file refuses to open; the team store opens for reading and refuses
+        writes). A foreign file is left byte-identical.
+    """
+
+    #: backend name: "duckdb" or "postgresql"
+    backend: str = ""
+    location: Location
+    path: str  # where the data is, safe to print (a file path or a redacted URL)
+    published: bool
+    lock_timeout_s: float
+    query_timeout_s: float | None
+
+    def __repr__(self) -> str:
+        mode = ", published=True" if self.published else ""
+        return f"{type(self).__name__}({self.path!r}{mode})"
+
+    # -- primitives each backend provides ---------------------------------------------------
+
+    @abc.abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """One write transaction (committed whole or rolled back) yielding a transaction."""
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractContextManager[Any]:
+        """A consistent read yielding an object with ``fetchall`` and ``frame``."""
+
+    @abc.abstractmethod
+    def connect(self, *, read_only: bool = True) -> AbstractContextManager[Any]:
+        """Yield a raw connection of the backend (closed afterwards); keep the block short."""
+
+    @property
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """Schema version of the store."""
+
+    # -- shared helpers --------------------------------------------------------------------
+
+    def _settle(
+        self, url: Any, published: bool, lock_timeout_s: float, query_timeout_s: float | None
+    ) -> None:
+        """Set the settings every backend has (``__init__``'s first step)."""
+        self.location = parse_location(url)
+        if self.location.backend != self.backend:
+            raise ParameterError(
+                f"{self.location.display} is not a {self.backend} location; open it with "
+                "RunStore(url)",
+                name="url",
+            )
+        self.path = self.location.display
+        self.published = bool(published)
+        if not lock_timeout_s > 0:
+            raise ParameterError(
+                "lock_timeout_s must be > 0", name="lock_timeout_s", value=lock_timeout_s
+            )
+        self.lock_timeout_s = float(lock_timeout_s)
+        self.query_timeout_s = default_query_timeout(query_timeout_s)
+
+    def _deny(self, what: str) -> None:
+        if self.published:
+            raise PermissionDeniedError(
+                f"{what} is not allowed on a published store ({self.path}); "
+                "open it with published=False to change existing data"
+            )
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "published": self.published,
+            "lock_timeout_s": self.lock_timeout_s,
+            "query_timeout_s": self.query_timeout_s,
+        }
+
+    # -- writing runs ------------------------------------------------------------------
+
+    def save_run(
+        self,
+        kind: str,
+        *,
+        name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        config_hash: str | None = None,
+        tags: str | Iterable[str] = (),
+        duration_s: float | None = None,
+        status: str = "completed",
+        kpis: Mapping[str, float] | None = None,
+        trajectories: pd.DataFrame | None = None,
+        records: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Store one run whole (one transaction) and return its id.
+
+        ``name`` is at most 200 characters. ``trajectories`` is a long DataFrame
+        (iteration, step, variable, value; iteration may be omitted for a single
+        simulation). ``records`` maps ``simulations``, ``optimizations``, ``lca_results``
+        or ``states`` to a DataFrame or list of dicts with that table's columns
+        (dict/list values are stored as JSON).
+        """
+        if kind not in KINDS:
+            raise ParameterError(
+                f"unknown run kind {kind!r}; valid: {list(KINDS)}", name="kind", value=kind
+            )
+        if status not in STATUSES:
+            raise ParameterError(
+                f"unknown status {status!r}; valid: {list(STATUSES)}", name="status", value=status
+            )
+        name = check_run_name(name)
+        seed = _check_seed(seed)
+        if duration_s is not None and not (
+            isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s >= 0
+        ):
+            raise ParameterError(
+                "duration_s must be a finite number >= 0 [s]", name="duration_s", value=duration_s
+            )
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise ParameterError("parameters must be a mapping", name="parameters")
+        run_id = uuid.uuid4().hex if run_id is None else str(run_id)
+        tag_list = as_list(tags, "tags") or []
+        params_json = to_json(dict(parameters) if parameters is not None else {}, "parameters")
+        kpi_rows = kpi_frame(run_id, kpis)
+        traj = trajectory_frame(trajectories) if trajectories is not None else None
+        now = utcnow()
+        record_frames = {}
+        for table, rows in (records or {}).items():
+            if table not in RECORD_COLUMNS:
+                raise ParameterError(
+                    f"records has unknown table {table!r}; valid: {list(RECORD_COLUMNS)}",
+                    name="records",
+                )
+            record_frames[table] = records_frame(table, rows, run_id, now)
+        row = [run_id, kind, name, now, duration_s, status, seed, config_hash]
+        row += [package_version(), params_json, tag_list]
+        with self._write() as tx:
+            self._refuse_existing(tx, [run_id])
+            tx.execute(RUN_INSERT, row)
+            tx.insert_frame("run_kpis", kpi_rows)
+            if traj is not None:
+                tx.insert_trajectories(run_id, traj)
+            for table, frame in record_frames.items():
+                tx.insert_frame(table, frame)
+        return run_id
+
+    def _refuse_existing(self, tx: Any, ids: list[str]) -> None:
+        sql = f"SELECT id FROM runs WHERE {in_list('id')} ORDER BY id"
+        clash = [r[0] for r in tx.fetchall(sql, [ids])]
+        if len(clash) == 1:
+            raise StoreError(
+                f"run id {clash[0]!r} already exists in {self.path}; runs are never overwritten"
+            )
+        if clash:
+            raise StoreError(
+                f"run ids {clash} already exist in {self.path}; runs are never overwritten"
+            )
+
+    def delete_runs(
+        self,
+        run_ids: str | Iterable[str] | None = None,
+        *,
+        kind: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        before: datetime | str | None = None,
+    ) -> int:
+        """Delete runs by id and/or filter, with all their dependent rows; return how many."""
+        self._deny("deleting runs")
+        if run_ids is None and kind is None and tags is None and before is None:
+            raise ParameterError(
+                "delete_runs needs run ids or a filter (kind, tags, before); "
+                "it never deletes everything implicitly",
+                name="run_ids",
+            )
+        where, params = self._filter(run_ids=run_ids, kind=kind, tags=tags, before=before)
+        with self._write() as tx:
+            ids = [r[0] for r in tx.fetchall(f"SELECT id FROM runs {where}", params)]
+            if ids:
+                for table in RUN_TABLES[1:]:
+                    tx.execute(f"DELETE FROM {table} WHERE {in_list('run_id')}", [ids])
+                tx.execute(f"DELETE FROM runs WHERE {in_list('id')}", [ids])
+        log.info("%s: deleted %d runs", self.path, len(ids))
+        return len(ids)
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not -(2**63) <= int(seed) < 2**63
+    ):
+        raise ParameterError(
+            "seed must be an integer that fits 64 bits (store the seed, not a Generator)",
+            name="seed",
+            value=seed,
+        )
+    return int(seed)

@@ -1,0 +1,391 @@
+"""``PostgresStore``: the team run store on a PostgreSQL server, through psycopg 3.
+
+Many researchers, a dashboard server and Dask workers on different machines write to it
+at once: each write is one transaction (a run whole or not at all) and PostgreSQL's own
+concurrency replaces the DuckDB file lock. Bulk rows go in with ``COPY`` (binary, see
+:mod:`circman_kernel.store.pg_copy`), never ``executemany``. The portable SQL of the
+shared methods (``?`` placeholders) is rewritten to ``$1, $2, ...``
+(:func:`~circman_kernel.store.sandbox.numbered_placeholders`).
+
+A user query (:meth:`RunStore.query`) gets a fresh session: one statement (extended
+protocol), a read-only transaction with ``statement_timeout``, and for a superuser the
+rights of ``pg_read_all_data`` only (no ``pg_read_file``, ``COPY TO`` a file, ...).
+Errors name the server (host and port) and never the password.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg import sql as pgsql
+from psycopg.types.string import TextBinaryLoader, TextLoader
+
+from circman_kernel.core.errors import StoreError
+from circman_kernel.store.base import AbstractRunStore
+from circman_kernel.store.pg_copy import COPY_IN_COLUMNS, decode_trajectories, encode_trajectories
+from circman_kernel.store.pg_errors import connect_error, query_error, write_error
+from circman_kernel.store.pg_frames import copy_rows, result_frame
+from circman_kernel.store.pg_schema import PG_MIGRATIONS
+from circman_kernel.store.sandbox import (
+    QueryTimeout,
+    first_keyword,
+    numbered_placeholders,
+    run_bounded,
+)
+from circman_kernel.store.schema import SCHEMA_TABLE, SCHEMA_VERSION
+
+__all__ = ["PostgresStore"]
+
+log = logging.getLogger("circman.store")
+
+#: pg_advisory_xact_lock key serialising schema migrations ("circ")
+_MIGRATION_LOCK = 0x63697263
+_READ_STATEMENTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "SHOW"})
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    # JSON columns come back as their text, as DuckDB returns them
+    for name in ("json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+        conn.adapters.register_loader(name, TextBinaryLoader)
+
+
+class PgTx:
+    """A psycopg connection in one transaction, taking the store's portable SQL."""
+
+    def __init__(self, conn: psycopg.Connection, store: PostgresStore) -> None:
+        self.connection = conn
+        self.cur = psycopg.RawCursor(conn)
+        self._store = store
+
+    def execute(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> psycopg.RawCursor:
+        query, values = numbered_placeholders(sql, params)
+        return self.cur.execute(query, values)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        cur = self.execute(sql, params)
+        return result_frame(cur.description, cur.fetchall())
+
+    def insert_frame(self, table: str, frame: pd.DataFrame, *, replace: bool = False) -> None:
+        """COPY ``frame`` into ``table`` (``replace``: upsert on ``id`` through a staging table)."""
+        if frame.empty:
+            return
+        columns, types = self._store._columns(self, table, list(map(str, frame.columns)))
+        target = table
+        if replace:
+            target = "_circman_stage"
+            self.cur.execute(
+                pgsql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
+                    pgsql.Identifier(target), pgsql.Identifier(table)
+                )
+            )
+        stmt = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            pgsql.Identifier(target), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+        )
+        with self.cur.copy(stmt) as copy:
+            copy.set_types(types)
+            for row in copy_rows(frame[columns], types):
+                copy.write_row(row)
+        if replace:
+            cols = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+            sets = pgsql.SQL(", ").join(
+                pgsql.SQL("{0} = EXCLUDED.{0}").format(pgsql.Identifier(c))
+                for c in columns
+                if c != "id"
+            )
+            self.cur.execute(
+                pgsql.SQL(
+                    "INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT (id) DO UPDATE SET {u}"
+                ).format(t=pgsql.Identifier(table), c=cols, s=pgsql.Identifier(target), u=sets)
+            )
+            self.cur.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(target)))
+
+    def insert_trajectories(self, run_id: str, traj: pd.DataFrame) -> None:
+        """Binary COPY of a run's trajectory frame (one stream, no per-row Python)."""
+        stmt = pgsql.SQL("COPY trajectories ({}) FROM STDIN (FORMAT binary)").format(
+            pgsql.SQL(", ").join(map(pgsql.Identifier, COPY_IN_COLUMNS))
+        )
+        with self.cur.copy(stmt) as copy:
+            for block in encode_trajectories(run_id, traj):
+                copy.write(block)
+
+    def trajectories(self, run_id: str) -> pd.DataFrame:
+        names = [
+            r[0]
+            for r in self.fetchall(
+                'SELECT DISTINCT variable COLLATE "C" FROM trajectories WHERE run_id = ? '
+                "ORDER BY 1",
+                [run_id],
+            )
+        ]
+        stmt = pgsql.SQL(
+            "COPY (SELECT coalesce(seq, 0), iteration, step, "
+            "array_position({names}::VARCHAR[], variable) - 1, "
+            "coalesce(value, 'NaN'::DOUBLE PRECISION) "
+            "FROM trajectories WHERE run_id = {rid}) TO STDOUT (FORMAT binary)"
+        ).format(names=pgsql.Literal(names), rid=pgsql.Literal(run_id))
+        with self.cur.copy(stmt) as copy:
+            data = b"".join(bytes(block) for block in copy)
+        return decode_trajectories(data, names)
+
+
+class PostgresStore(AbstractRunStore):
+    """The team run store on PostgreSQL (see :class:`~circman_kernel.store.base.AbstractRunStore`)."""
+
+    backend = "postgresql"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        published: bool = False,
+        lock_timeout_s: float = 60.0,
+        query_timeout_s: float | None = None,
+    ) -> None:
+        self._settle(url, published, lock_timeout_s, query_timeout_s)
+        self._idle: list[tuple[int, psycopg.Connection]] = []
+        self._idle_lock = threading.Lock()
+        self._types: dict[str, dict[str, str]] = {}
+        self._version = self._open()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a Dask worker reopens the store from its location (the password travels with
+        # the task, as in the caller's own URL; it is never printed)
+        return (_reopen, (self.location.target, self._settings()))
+
+    def __del__(self) -> None:
+        with suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        """Close the idle connection this object keeps (it reconnects when used again)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for _, conn in idle:
+            with suppress(Exception):
+                conn.close()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _new_connection(self, *, autocommit: bool = True) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(
+                self.location.target,
+                autocommit=autocommit,
+                application_name=os.environ.get("CIRCMAN_APPLICATION_NAME", "circman"),
+            )
+        except psycopg.Error as exc:
+            raise connect_error(self.location, exc) from None
+        _configure(conn)
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """An idle connection of this process (reused), or a new one; kept if healthy."""
+        pid = os.getpid()
+        conn = None
+        with self._idle_lock:
+            while self._idle:
+                owner, candidate = self._idle.pop()
+                if owner == pid and not candidate.closed:
+                    conn = candidate
+                    break
+        if conn is None:
+            conn = self._new_connection()
+        healthy = False
+        try:
+            yield conn
+            healthy = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        finally:
+            if healthy and not conn.closed:
+                with self._idle_lock:
+                    self._idle.append((pid, conn))
+            else:
+                with suppress(Exception):
+                    conn.close()
+
+    def _open(self) -> int:
+        """Check the schema and migrate an older one; return the version found."""
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    tx = PgTx(conn, self)
+                    version = self._version_of(tx)
+                    if version < SCHEMA_VERSION:
+                        tx.execute("SELECT pg_advisory_xact_lock(?)", [_MIGRATION_LOCK])
+                        version = self._migrate(tx, self._version_of(tx))
+            except psycopg.Error as exc:
+                raise write_error(self.location, exc, "opening the run store failed") from exc
+        if version > SCHEMA_VERSION:
+            log.warning(
+                "%s: schema version %d is newer than this circman (%d): read-only",
+                self.path, version, SCHEMA_VERSION,
+            )  # fmt: skip
+        return version
+
+    def _version_of(self, tx: PgTx) -> int:
+        tables = {
+            r[0]
+            for r in tx.fetchall(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            )
+        }
+        if SCHEMA_TABLE not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.path}: the database holds tables {sorted(tables)[:5]} but is not a "
+                    "circman run store; use an empty database (createdb) or another schema "
+                    "(options=-csearch_path=circman)"
+                )
+            return 0
+        ((version,),) = tx.fetchall(f"SELECT coalesce(max(version), 0) FROM {SCHEMA_TABLE}")
+        return int(version)
+
+    def _migrate(self, tx: PgTx, current: int) -> int:
+        from circman_kernel.store.frames import package_version
+
+        for m in PG_MIGRATIONS:
+            if current < m.version <= SCHEMA_VERSION:
+                for statement in m.statements:
+                    tx.cur.execute(statement)
+                tx.execute(
+                    f"INSERT INTO {SCHEMA_TABLE} VALUES (?, ?, localtimestamp, ?)",
+                    [m.version, m.description, package_version()],
+                )
+                log.info("%s: migrated run store to schema %d (%s)", self.path, m.version,
+                         m.description)  # fmt: skip
+                current = m.version
+        return current
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: run store schema version {version} is newer than this circman "
+                f"(supports up to {SCHEMA_VERSION}); it is open for reading only: upgrade "
+                "circman to write to it"
+            )
+
+    @contextmanager
+    def _write(self) -> Iterator[PgTx]:
+        self._refuse_newer(self._version)
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    tx = PgTx(conn, self)
+                    tx.cur.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_s * 1000)}")
+                    # another client may have upgraded the schema since this store opened
+                    self._version = self._version_of(tx)
+                    self._refuse_newer(self._version)
+                    yield tx
+            except psycopg.Error as exc:
+                raise write_error(self.location, exc, "write failed and was rolled back") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[PgTx]:
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    tx = PgTx(conn, self)
+                    tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield tx
+            except psycopg.Error as exc:
+                raise write_error(self.location, exc, "read failed") from exc
+
+    @contextmanager
+    def connect(self, *, read_only: bool = True) -> Iterator[PgTx]:
+        """Yield a transaction on the server whose ``execute``/``fetchall``/``frame`` take ``?``.
+
+        ``.connection`` is the psycopg connection. Committed at the end of the block
+        (rolled back on an error); ``read_only=False`` is refused on a published store.
+        """
+        if not read_only:
+            self._deny("a read-write connection")
+            with self._write() as tx:
+                yield tx
+            return
+        with self._read() as tx:
+            yield tx
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version of the team store."""
+        with self._read() as tx:
+            return self._version_of(tx)
+
+    def _columns(self, tx: PgTx, table: str, wanted: list[str]) -> tuple[list[str], list[str]]:
+        """Return ``wanted``'s columns of ``table`` and their COPY types (cached)."""
+        types = self._types.get(table)
+        if types is None:
+            rows = tx.fetchall(
+                "SELECT column_name, udt_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+                [table],
+            )
+            # json travels as its text: the binary format of json is its UTF-8 text
+            types = {
+                c: (
+                    "text" if u in ("json", "varchar") else f"{u[1:]}[]" if u.startswith("_") else u
+                )
+                for c, u in rows
+            }
+            self._types[table] = types
+        unknown = [c for c in wanted if c not in types]
+        if unknown:
+            raise StoreError(f"{self.path}: table {table} has no columns {unknown}")
+        return wanted, [types[c] for c in wanted]
+
+    # -- user queries ------------------------------------------------------------------
+
+    def _run_query(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, timeout_s: float | None
+    ) -> pd.DataFrame:
+        first = first_keyword(sql)
+        if first not in _READ_STATEMENTS:
+            raise StoreError(
+                "query() is read-only: it runs one SELECT (WITH, VALUES, TABLE, SHOW, EXPLAIN), "
+                f"not {first or 'an empty'} statement; change data through the RunStore "
+                "methods (save_run, delete_runs, ...)"
+            )
+        query, values = numbered_placeholders(sql, params)
+        conn = self._new_connection(autocommit=False)
+        try:
+            cur = psycopg.RawCursor(conn)
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur.execute(f"SET LOCAL statement_timeout = {int((timeout_s or 0) * 1000)}")
+            if conn.info.parameter_status("is_superuser") == "on":
+                cur.execute("SET LOCAL ROLE pg_read_all_data")
+
+            def work() -> pd.DataFrame:
+                cur.execute(query, values, binary=True)
+                if cur.description is None:
+                    return pd.DataFrame()
+                return result_frame(cur.description, cur.fetchall())
+
+            # the server's statement_timeout stops it; the client's limit is the backstop
+            backstop = None if timeout_s is None else timeout_s + 2.0
+            return run_bounded(work, conn.cancel_safe, backstop, "the query")
+        except psycopg.Error as exc:
+            raise query_error(self.location, exc, timeout_s) from None
+        except QueryTimeout:
+            raise
+        finally:
+            with suppress(Exception):
+                conn.rollback()
+            conn.close()
+
+
+def _reopen(target: str, settings: dict[str, Any]) -> PostgresStore:
+    return PostgresStore(target, **settings)
