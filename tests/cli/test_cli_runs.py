@@ -53,3 +53,52 @@ def test_export_import(db_path, two, tmp_path, capsys) -> None:
     assert RunStore(other).runs()["id"].tolist() == [a]
     assert main(["--db", str(other), "runs", "import", str(out)]) == 2
     assert "already exist" in capsys.readouterr().err
+
+
+def test_control_characters_are_escaped_when_printed(db_path, capsys) -> None:
+    # issue 20 item 10: a run named $'a\x1b[31mred' printed a raw ESC
+    store = RunStore(db_path)
+    rid = store.save_run(
+        "scenario", name="a\x1b[31mred\u202e", tags=["t\x9bx"], kpis={"k\x07": 1.0}
+    )
+    other = store.save_run("scenario", name="plain", kpis={"k\x07": 2.0})
+    commands = [
+        ["runs", "list"],
+        ["runs", "list", "--json"],
+        ["runs", "show", rid],
+        ["runs", "compare", rid, other],
+        ["runs", "compare", rid, other, "--json"],
+        ["runs", "sql", "SELECT name, tags FROM runs"],
+    ]
+    for cmd in commands:
+        assert main(["--db", str(db_path), *cmd]) == 0
+        out = capsys.readouterr().out
+        assert not any(ch in out for ch in "\x1b\x9b\u202e\x07"), cmd
+    assert main(["--db", str(db_path), "runs", "list"]) == 0
+    assert "a\\x1b[31mred\\u202e" in capsys.readouterr().out
+    assert main(["--db", str(db_path), "runs", "show", rid]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "a\x1b[31mred\u202e"  # JSON: lossless
+
+
+def test_sql_timeout_is_a_clear_error(db_path, two, capsys) -> None:
+    endless = "SELECT count(*) FROM range(1000000000000) a, range(1000) b"
+    assert main(["--db", str(db_path), "runs", "sql", endless, "--timeout", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "time limit of 0.5 s" in err and "--timeout" in err
+    assert main(["--db", str(db_path), "runs", "sql", "SELECT 1 AS one", "--timeout", "0"]) == 0
+    assert capsys.readouterr().out.split() == ["one", "1"]
+
+
+def test_the_team_store_from_the_command_line(pg_url, capsys) -> None:
+    assert main(["--db", pg_url, "runs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    store = RunStore(pg_url)
+    rid = store.save_run("simulation", name="team", kpis={"output_modules": 3.0})
+    q = "SELECT name, output_modules FROM run_summary WHERE name = ?"
+    assert main(["--db", pg_url, "runs", "sql", q, "--param", "team", "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["name,output_modules", "team,3.0"]
+    assert main(["--db", pg_url, "runs", "show", rid]) == 0
+    assert json.loads(capsys.readouterr().out)["kpis"] == {"output_modules": 3.0}
+    assert main(["--db", pg_url, "--log-level", "DEBUG", "runs", "sql", "DELETE FROM runs"]) == 2
+    err = capsys.readouterr().err
+    assert "read-only" in err and "s3cret" not in err and "circman:***@" in err
