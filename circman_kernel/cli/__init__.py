@@ -30,6 +30,13 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 log = logging.getLogger("circman")
 
 
+def _redact(location: str) -> str:
+    # a team store URL may carry a password: never log it
+    from circman_kernel.store.urls import redact
+
+    return redact(location)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``circman`` argument parser with every available command group."""
     parser = argparse.ArgumentParser(
@@ -49,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config-dir", help="configuration folder (default: $CIRCMAN_CONFIG_DIR or configs/)"
     )
     parser.add_argument(
-        "--db", help="DuckDB file of the run store (default: $CIRCMAN_DB or data/circman.duckdb)"
+        "--db",
+        help="run store: a DuckDB file or the team store's postgresql:// URL "
+        "(default: $CIRCMAN_DB or data/circman.duckdb)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -105,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     with logging_to_stderr(level):
         log.debug("circman %s: log level %s, config %s, db %s", args.command, level,
-                  args.config_dir or "default", args.db or "default")  # fmt: skip
+                  args.config_dir or "default", _redact(args.db) if args.db else "default")  # fmt: skip
         try:
             return int(args.func(args) or 0)
         except CircmanError as exc:

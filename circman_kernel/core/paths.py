@@ -42,11 +42,12 @@ def data_dir() -> Path:
 def default_db_path() -> str:
     """Return the DuckDB file runs are stored in: ``$CIRCMAN_DB`` or ``data/circman.duckdb``.
 
-    ``:memory:`` is passed through unchanged.
+    ``:memory:`` and URLs (the team store's ``postgresql://...``) are passed through
+    unchanged.
     """
     env = os.environ.get(DB_ENV)
     if env:
-        return env if env == ":memory:" else str(Path(env).expanduser())
+        return env if env == ":memory:" or "://" in env else str(Path(env).expanduser())
     return str(data_dir() / DEFAULT_DB_NAME)
 
 
