@@ -7,7 +7,8 @@ model's equations and one transition), ``measurement`` (the output map: sensor r
 (seeds and chunked runs on an executor), ``engine`` (``SimulationEngine``, single runs
 and Monte Carlo), ``scenarios`` (``ScenarioManager`` and column runs), ``sweeps`` (sweep
 sampling and evaluation), ``sensitivity`` (sensitivity analysis), ``levers`` (levers and
-uncertainties) and ``experiments`` (scenario x policy ensembles in one vectorised run).
+uncertainties), ``experiments`` (scenario x policy ensembles in one vectorised run) and
+``distributed`` (sweeps and Monte Carlo runs on a cluster, each stored by its worker).
 May import ``core`` and ``lca`` (carbon KPIs). It starts from a state dict (schema in ``core``), so it needs
 no twin. The main names are importable from here, each loaded on first use so that
 importing this package stays cheap.
@@ -35,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "sample_scenarios": "levers",
     "perform_experiments": "experiments",
     "run_ensemble": "experiments",
+    "store_sweep": "distributed",
+    "store_monte_carlo": "distributed",
 }
 
 __all__ = list(_EXPORTS)

@@ -153,12 +153,15 @@ class PostgresStore(AbstractRunStore):
         published: bool = False,
         lock_timeout_s: float = 60.0,
         query_timeout_s: float | None = None,
+        _connect: bool = True,
     ) -> None:
         self._settle(url, published, lock_timeout_s, query_timeout_s)
         self._idle: list[tuple[int, psycopg.Connection]] = []
         self._idle_lock = threading.Lock()
         self._types: dict[str, dict[str, str]] = {}
-        self._version = self._open()
+        self._version: int | None = None
+        if _connect:  # an unpickled copy (a Dask task) connects when first used
+            self._ensure_open()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # a Dask worker reopens the store from its location (the password travels with
@@ -215,6 +218,11 @@ class PostgresStore(AbstractRunStore):
             else:
                 with suppress(Exception):
                     conn.close()
+
+    def _ensure_open(self) -> int:
+        if self._version is None:
+            self._version = self._open()
+        return self._version
 
     def _open(self) -> int:
         """Check the schema and migrate an older one; return the version found."""
@@ -280,7 +288,7 @@ class PostgresStore(AbstractRunStore):
 
     @contextmanager
     def _write(self) -> Iterator[PgTx]:
-        self._refuse_newer(self._version)
+        self._refuse_newer(self._ensure_open())
         with self._connection() as conn:
             try:
                 with conn.transaction():
@@ -295,6 +303,7 @@ class PostgresStore(AbstractRunStore):
 
     @contextmanager
     def _read(self) -> Iterator[PgTx]:
+        self._ensure_open()
         with self._connection() as conn:
             try:
                 with conn.transaction():
@@ -352,6 +361,7 @@ class PostgresStore(AbstractRunStore):
     def _run_query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, timeout_s: float | None
     ) -> pd.DataFrame:
+        self._ensure_open()
         first = first_keyword(sql)
         if first not in _READ_STATEMENTS:
             raise StoreError(
@@ -388,4 +398,5 @@ class PostgresStore(AbstractRunStore):
 
 
 def _reopen(target: str, settings: dict[str, Any]) -> PostgresStore:
-    return PostgresStore(target, **settings)
+    # no connection yet: a Dask scheduler unpickles task arguments it never uses
+    return PostgresStore(target, **settings, _connect=False)
