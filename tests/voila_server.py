@@ -79,6 +79,24 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) ->
     )
 
 
+def server_env(tmp: Path) -> dict[str, str]:
+    """Return the environment of a test server: Jupyter folders, store and cache in ``tmp``."""
+    home = tmp / "home"
+    env = dict(os.environ)
+    for var, sub in {
+        "JUPYTER_CONFIG_DIR": "config",
+        "JUPYTER_DATA_DIR": "data",
+        "JUPYTER_RUNTIME_DIR": "runtime",
+        "IPYTHONDIR": "ipython",
+        "MPLCONFIGDIR": "mpl",
+    }.items():
+        env[var] = str(home / sub)
+    env["CIRCMAN_DB"] = str(tmp / "dashboard.duckdb")
+    env["CIRCMAN_CACHE_DIR"] = str(tmp / "cache")
+    env.pop("CIRCMAN_CONFIG_DIR", None)
+    return env
+
+
 @contextmanager
 def voila_server(
     tmp: Path,
@@ -95,20 +113,8 @@ def voila_server(
     ``refill_delay_s`` delays refilling a kernel pool after a view took its kernel (the
     browser tests open each app once and need no refill competing for the CPU).
     """
-    home = tmp / "home"
-    env = dict(os.environ)
-    for var, sub in {
-        "JUPYTER_CONFIG_DIR": "config",
-        "JUPYTER_DATA_DIR": "data",
-        "JUPYTER_RUNTIME_DIR": "runtime",
-        "IPYTHONDIR": "ipython",
-        "MPLCONFIGDIR": "mpl",
-    }.items():
-        env[var] = str(home / sub)
-    db = tmp / "dashboard.duckdb"
-    env["CIRCMAN_DB"] = str(db)
-    env["CIRCMAN_CACHE_DIR"] = str(tmp / "cache")
-    env.pop("CIRCMAN_CONFIG_DIR", None)
+    env = server_env(tmp)
+    db = Path(env["CIRCMAN_DB"])
     port = free_port()
     cmd = dashboard_command(
         port=port,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from circman_kernel.core.errors import ConfigError
 
 if TYPE_CHECKING:  # the Voila/Jupyter server imports cost ~2 s; load them only to serve
     from circman_kernel.server.dashboard import DashboardCommand
@@ -24,14 +29,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     dash.add_argument("--edit", action="store_true", help="edit mode: apps may delete runs")
     dash.add_argument("--root", help="folder of app notebooks (default notebooks/apps)")
     dash.add_argument("--no-preheat", action="store_true", help="no pool of preheated kernels")
-    dash.add_argument("--pool-size", type=int, default=1, help="preheated kernels per app")
+    dash.add_argument(
+        "--pool-size",
+        action="append",
+        metavar="[APP=]N",
+        help="preheated kernels: N for every app, APP=N for one (repeatable; default "
+        "simulation=2 line_monitor=2, others 1)",
+    )
+    dash.add_argument(
+        "--max-kernels",
+        type=int,
+        help="most kernels at once, pools included; beyond, pages show 'busy, retrying' "
+        "(default 40, about 6 GB; 0 = no limit)",
+    )
     dash.add_argument(
         "--cull-idle-timeout",
         type=int,
-        default=600,
-        help="seconds after which a closed page's idle kernel is shut down (0 = never)",
+        help="seconds after which a closed page's idle kernel is shut down (default 600; 0 = never)",
     )
-    dash.add_argument("--cull-interval", type=int, default=60, help="culler period [s]")
+    dash.add_argument("--cull-interval", type=int, help="culler period [s] (default 60)")
+    dash.add_argument(
+        "--settings",
+        type=Path,
+        help='JSON file with any of pool_size ({APP: N, "default": N}), max_kernels, '
+        "cull_idle_timeout, cull_interval; options on the command line win",
+    )
     dash.add_argument(
         "--print-command", action="store_true", help="print the Voila command and exit"
     )
@@ -55,14 +77,52 @@ def _run(cmd: DashboardCommand, print_only: bool, args: argparse.Namespace) -> i
             {**cmd.env_changes(), **{k: env[k] for k in env if k.startswith("CIRCMAN_")}}.items()
         ):
             print(f"{key}={value}")
-        print(" ".join(cmd.argv))
+        print(shlex.join(cmd.argv))
         return 0
     print(f"serving on {cmd.url} (Ctrl+C to stop)", file=sys.stderr)
+    if getattr(args, "func", None) is _dashboard:
+        from circman_kernel.server.process import run_until_signalled
+
+        return run_until_signalled(cmd.argv, env)
     return subprocess.call(list(cmd.argv), env=env)
 
 
+SETTINGS_KEYS = ("pool_size", "max_kernels", "cull_idle_timeout", "cull_interval")
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """Return the dashboard settings of a JSON file (keys :data:`SETTINGS_KEYS`)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read dashboard settings {path}: {exc}", file=str(path)) from exc
+    unknown = (
+        sorted(set(data) - set(SETTINGS_KEYS)) if isinstance(data, dict) else ["(not an object)"]
+    )
+    if unknown:
+        raise ConfigError(
+            f"dashboard settings {path}: unknown {', '.join(unknown)}; "
+            f"known: {', '.join(SETTINGS_KEYS)}",
+            file=str(path),
+        )
+    return data
+
+
 def _dashboard(args: argparse.Namespace) -> int:
-    from circman_kernel.server.dashboard import dashboard_command
+    from circman_kernel.server.dashboard import dashboard_command, parse_pool_sizes
+
+    settings = read_settings(args.settings) if args.settings else {}
+    pools = settings.get("pool_size", {})
+    specs = (
+        [f"{k}={v}" if k != "default" else str(v) for k, v in pools.items()]
+        if isinstance(pools, dict)
+        else [str(pools)]
+    )
+    every, per_app = parse_pool_sizes([*specs, *(args.pool_size or [])])
+
+    def pick(name: str, default: int) -> int:
+        given = getattr(args, name)
+        return int(given if given is not None else settings.get(name, default))
 
     cmd = dashboard_command(
         host=args.host,
@@ -70,9 +130,15 @@ def _dashboard(args: argparse.Namespace) -> int:
         edit=args.edit,
         root=args.root,
         preheat=not args.no_preheat,
-        pool_size=args.pool_size,
-        cull_idle_timeout_s=args.cull_idle_timeout,
-        cull_interval_s=args.cull_interval,
+        pool_size=every,
+        pool_sizes=per_app,
+        **(
+            {"max_kernels": pick("max_kernels", 0)}
+            if args.max_kernels is not None or "max_kernels" in settings
+            else {}
+        ),
+        cull_idle_timeout_s=pick("cull_idle_timeout", 600),
+        cull_interval_s=pick("cull_interval", 60),
     )
     return _run(cmd, args.print_command, args)
 

@@ -1,11 +1,13 @@
 """Serving the dashboards: the app list and the Voila (or JupyterLab) command line.
 
-``circman dashboard`` runs Voila in tree mode on ``notebooks/apps/`` (each app at
-``/voila/render/<name>.ipynb``), bound to 127.0.0.1, with a pool of preheated kernels
-(fast first view), idle-kernel culling (closed pages free their kernel), a fixed port
-(``port_retries=0``: a busy port is an error, not a silent move) and a template without
-CDN links (works offline). Kernels get ``CIRCMAN_DASHBOARD_MODE=published`` unless edit
-mode is asked for explicitly.
+``circman dashboard`` runs Voila (:mod:`circman_kernel.server.gallery`: the gallery at
+``/``) in tree mode on ``notebooks/apps/`` (each app at ``/voila/render/<name>.ipynb``),
+bound to 127.0.0.1, with pools of preheated kernels per app (a first view without kernel
+start), at most ``max_kernels`` kernels (then a "busy, retrying" page), idle-kernel
+culling (closed pages free their kernel), a fixed port (``port_retries=0``: a busy port
+is an error, not a silent move), a template without CDN links (works offline) and the
+dashboards' own kernel (:mod:`circman_kernel.apps.kernel`, starts in ~1 s instead of
+~7 s). Kernels get ``CIRCMAN_DASHBOARD_MODE=published`` unless edit mode is asked for.
 """
 
 from __future__ import annotations
@@ -14,29 +16,38 @@ import json
 import os
 import shutil
 import sys
-import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
 from circman_kernel.apps import FIGURE_ESM_ENV, MODE_ENV
 from circman_kernel.core.errors import ConfigError, ParameterError
 from circman_kernel.core.paths import cache_dir, project_root
+from circman_kernel.server.kernels import KernelLimitReached, PoolAwareKernelManager
 
 __all__ = [
     "APPS",
     "AppSpec",
+    "DEFAULT_MAX_KERNELS",
+    "DEFAULT_POOL_SIZES",
     "DashboardCommand",
+    "KernelLimitReached",
     "PoolAwareKernelManager",
     "apps_dir",
     "dashboard_command",
     "figure_share_dir",
     "lab_command",
+    "parse_pool_sizes",
     "template_share_dir",
 ]
 
 TEMPLATE = "circman"
+# Voila with the gallery at "/" (circman_kernel.server.gallery.DashboardVoila)
+VOILA_MODULE = "circman_kernel.server.gallery"
+# Sized from measured memory, see the README's "Many viewers" section: a dashboard kernel
+# holds about 150 MB (RSS) once its app is built, Voila itself about 150 MB.
+DEFAULT_POOL_SIZES: dict[str, int] = {"simulation": 2, "line_monitor": 2}
+DEFAULT_MAX_KERNELS = 40
 # plotly's widget code as a static file of the template, relative to Voila's base URL
 FIGURE_ESM_PATH = f"templates/{TEMPLATE}/static/plotly-widget.js"
 
@@ -159,46 +170,6 @@ def figure_share_dir(cache: Path | None = None) -> Path:
     return root
 
 
-class PoolAwareKernelManager(AsyncMappingKernelManager):
-    """Kernel manager whose idle culler spares preheated kernels until a page has used them.
-
-    Voila's pool keeps kernels nobody is connected to yet; the stock culler treats them
-    as abandoned. It also culls a kernel just taken from the pool (idle since it was
-    preheated, no connection yet) before the viewer's page connects, and that page then
-    fails. So a kernel is spared while it waits in the pool, and after leaving it until
-    it has been seen connected or ``cull_idle_timeout`` [s] has passed since it left.
-    Kernels of closed pages are culled as usual.
-    """
-
-    def _pooled_kernel_ids(self) -> set[str]:
-        ids: set[str] = set()
-        for pool in getattr(self, "_pools", {}).values():
-            for task in pool:
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    kid = task.result().get("kernel_id")
-                    if kid:
-                        ids.add(kid)
-        return ids
-
-    def _spare(self, kernel_id: str) -> bool:
-        # per-instance bookkeeping, created on first use (traitlets owns __init__)
-        state = self.__dict__.setdefault("_circman_cull", {"connected": set(), "released": {}})
-        if kernel_id in self._pooled_kernel_ids():
-            return True
-        if self._kernel_connections.get(kernel_id, 0) > 0:
-            state["connected"].add(kernel_id)
-            return False
-        if kernel_id in state["connected"]:
-            return False
-        released = state["released"].setdefault(kernel_id, time.monotonic())
-        return time.monotonic() - released < self.cull_idle_timeout
-
-    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
-        if self._spare(kernel_id):
-            return
-        await super().cull_kernel_if_idle(kernel_id)
-
-
 @dataclass(frozen=True)
 class DashboardCommand:
     """A command line to run and the environment to run it with."""
@@ -212,6 +183,43 @@ class DashboardCommand:
         return {k: v for k, v in self.env.items() if os.environ.get(k) != v}
 
 
+def parse_pool_sizes(specs: Iterable[str | int]) -> tuple[int | None, dict[str, int]]:
+    """Read ``--pool-size`` values: ``N`` (every app) or ``APP=N`` (one app).
+
+    Returns the size for every app (``None`` when not given) and the per-app sizes.
+    """
+    every: int | None = None
+    per_app: dict[str, int] = {}
+    for spec in specs:
+        name, sep, value = str(spec).rpartition("=")
+        try:
+            size = int(value)
+        except ValueError:
+            raise ParameterError(
+                f"pool size {spec!r} is not N or APP=N (e.g. simulation=4)", name="pool_size"
+            ) from None
+        if sep:
+            per_app[name.strip()] = size
+        else:
+            every = size
+    return every, per_app
+
+
+def _pools_config(default: int, sizes: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    known = {a.name for a in APPS}
+    unknown = sorted(set(sizes) - known)
+    if unknown:
+        raise ParameterError(
+            f"no app named {', '.join(unknown)} for a pool size; apps: {', '.join(sorted(known))}",
+            name="pool_size",
+        )
+    if default < 0 or any(n < 0 for n in sizes.values()):
+        raise ParameterError("pool sizes must be >= 0", name="pool_size")
+    config = {"default": {"pool_size": int(default)}}
+    config.update({f"{name}.ipynb": {"pool_size": int(n)} for name, n in sizes.items()})
+    return config
+
+
 def dashboard_command(
     *,
     host: str = "127.0.0.1",
@@ -219,14 +227,16 @@ def dashboard_command(
     edit: bool = False,
     root: str | os.PathLike[str] | None = None,
     preheat: bool = True,
-    pool_size: int = 1,
+    pool_size: int | None = None,
+    pool_sizes: Mapping[str, int] | None = None,
+    max_kernels: int = DEFAULT_MAX_KERNELS,
     cull_idle_timeout_s: int = 600,
     cull_interval_s: int = 60,
     show_tracebacks: bool = False,
     env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
 ) -> DashboardCommand:
-    """Return the Voila command serving the apps in tree mode.
+    """Return the command serving the apps in tree mode (Voila with the gallery at ``/``).
 
     Parameters
     ----------
@@ -238,8 +248,14 @@ def dashboard_command(
         default, published mode, only lets viewers run what-ifs and save new runs.
     root : path, optional
         Folder of app notebooks (default ``notebooks/apps``).
-    preheat, pool_size : bool, int
-        Keep ``pool_size`` kernels per app executed and waiting (first view ~2x faster).
+    preheat : bool
+        Keep kernels per app executed and waiting (a first view without kernel start).
+    pool_size, pool_sizes : int, mapping of app name to int, optional
+        Preheated kernels for every app (default 1), and per app (they win); the
+        defaults are :data:`DEFAULT_POOL_SIZES`.
+    max_kernels : int
+        Most kernels at once, pools included (0 = no limit); at the limit a page shows
+        "busy, retrying" until a kernel is freed. Default :data:`DEFAULT_MAX_KERNELS`.
     cull_idle_timeout_s, cull_interval_s : int
         Shut down a closed page's kernel after this many idle seconds [s], checking every
         ``cull_interval_s`` [s]. 0 disables culling.
@@ -248,15 +264,19 @@ def dashboard_command(
     """
     if not 0 < int(port) < 65536:
         raise ParameterError(f"port must be 1..65535, got {port}", name="port", value=port)
-    if pool_size < 0 or cull_idle_timeout_s < 0 or cull_interval_s < 0:
-        raise ParameterError("pool size and culling times must be >= 0")
+    if cull_idle_timeout_s < 0 or cull_interval_s < 0 or max_kernels < 0:
+        raise ParameterError("culling times and max kernels must be >= 0")
+    every = 1 if pool_size is None else int(pool_size)
+    sizes = dict(DEFAULT_POOL_SIZES) if pool_size is None else {}
+    sizes.update(pool_sizes or {})
+    pools = _pools_config(every, sizes)
     root_path = Path(root) if root is not None else apps_dir()
     if not root_path.is_dir():
         raise ConfigError(f"app folder {root_path} does not exist", file=str(root_path))
     argv = [
         sys.executable,
         "-m",
-        "voila",
+        VOILA_MODULE,
         str(root_path),
         "--no-browser",
         f"--Voila.ip={host}",
@@ -266,16 +286,20 @@ def dashboard_command(
         "--theme=light",
         f"--VoilaConfiguration.show_tracebacks={show_tracebacks}",
         "--VoilaConfiguration.multi_kernel_manager_class="
-        "circman_kernel.server.dashboard.PoolAwareKernelManager",
+        "circman_kernel.server.kernels.PoolAwareKernelManager",
+        f"--PoolAwareKernelManager.max_kernels={int(max_kernels)}",
+        # a stopping server asks each kernel to exit, then kills it after this [s]
+        "--KernelManager.shutdown_wait_time=3",
         # front-end plugins the apps do not use: jupysql's (notebook-only, fails in Voila)
         # and plotly's mime renderer (4.8 MB a page; the apps draw through FigureWidget)
         "--VoilaConfiguration.extension_denylist="
         + json.dumps(["jupysql-plugin", "jupyterlab-plotly"]),
     ]
-    if preheat and pool_size > 0:
+    if preheat and any(p["pool_size"] > 0 for p in pools.values()):
         argv += [
             "--VoilaConfiguration.preheat_kernel=True",
-            f"--VoilaConfiguration.default_pool_size={int(pool_size)}",
+            f"--VoilaConfiguration.default_pool_size={every}",
+            "--VoilaKernelManager.kernel_pools_config=" + json.dumps(pools),
             "--VoilaKernelManager.preheat_denylist=" + json.dumps(["index.ipynb"]),
         ]
     if cull_idle_timeout_s > 0:
