@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from circman_kernel.apps import MODE_ENV, MODES
+from circman_kernel.apps._access import Access, identity_badge
+from circman_kernel.apps._identity import Viewer
 from circman_kernel.core.errors import CircmanError, ParameterError
 
 if TYPE_CHECKING:
@@ -66,24 +68,38 @@ def dashboard_mode() -> str:
 
 
 def open_store(store: Any = None, *, published: bool | None = None) -> Any:
-    """Return ``store`` or a :class:`~circman_kernel.store.run_store.RunStore` on the default file.
+    """Return the run store a dashboard writes through: ``store`` or the default file, guarded.
 
-    ``published`` defaults to the dashboard mode: a published dashboard may save new
-    runs but cannot delete or overwrite stored ones.
+    Writes go through :class:`~circman_kernel.apps._guard.GuardedStore`, which checks the
+    viewer's role (:mod:`circman_kernel.apps._identity`) at each write and audits it.
+    Without sign-in, ``published`` defaults to the dashboard mode: a published dashboard
+    may save new runs but cannot delete or overwrite stored ones. With sign-in the role
+    alone decides.
     """
-    if store is not None:
+    from circman_kernel.apps._guard import GuardedStore
+    from circman_kernel.apps._identity import auth_required, current_viewer
+
+    if isinstance(store, GuardedStore):
         return store
-    from circman_kernel.store.run_store import RunStore
+    if store is None:
+        from circman_kernel.store.run_store import RunStore
 
-    if published is None:
-        published = dashboard_mode() == "published"
-    return RunStore(None, published=published)
+        if published is None:
+            published = dashboard_mode() == "published" and not auth_required()
+        store = RunStore(None, published=published)
+    return GuardedStore(store, lambda: current_viewer(dashboard_mode()))
 
 
-def title_bar(title: str, subtitle: str = "", *, mode: str | None = None) -> widgets.HTML:
-    """Return the title bar: app name, one-line purpose, and the dashboard mode badge."""
+def title_bar(
+    title: str, subtitle: str = "", *, mode: str | None = None, badge: str | None = None
+) -> widgets.HTML:
+    """Return the title bar: app name, one-line purpose, and the mode (and viewer) badge.
+
+    ``badge`` is trusted HTML (see :func:`~circman_kernel.apps._access.identity_badge`).
+    """
     mode = mode or dashboard_mode()
-    badge = "published (read-only)" if mode == "published" else "edit mode"
+    if badge is None:
+        badge = "published (read-only)" if mode == "published" else "edit mode"
     return widgets.HTML(
         _CSS + f'<div class="cm-title"><span class="cm-badge">{badge}</span>'
         f"<h2>{html.escape(title)}</h2><p>{html.escape(subtitle)}</p></div>"
@@ -213,8 +229,21 @@ class AppView(widgets.VBox):
         self.background = background
         self._job: threading.Thread | asyncio.Future | bool | None = None
         self._pending: tuple[Callable[[], Any], Callable[[Any], None], str] | None = None
-        self._header = title_bar(title, subtitle, mode=self.mode)
+        self.subtitle = subtitle
+        self._header = widgets.HTML("")
+        self.access = Access(self.mode, self._draw_header)
+        self._draw_header(self.access.viewer)
+        self.access.watch()
         self.add_class("circman-app")
+
+    @property
+    def viewer(self) -> Viewer | None:
+        """Who this app serves (``None`` while the server has not said; see ``access``)."""
+        return self.access.viewer
+
+    def _draw_header(self, viewer: Viewer | None) -> None:
+        badge = identity_badge(viewer, self.mode)
+        self._header.value = title_bar(self.title, self.subtitle, mode=self.mode, badge=badge).value
 
     def layout_body(self, *parts: widgets.Widget) -> None:
         """Set the app's children: title bar, message, progress, then ``parts``."""

@@ -100,7 +100,9 @@ def discovery_app(
     def find() -> Any:
         condition = f"{kpi.value} {op.value} {threshold.value!r}"
         target = open_store(store)
-        return discover(experiments, outcomes, condition, store=target)
+        # a viewer may explore (a what-if); only roles that may save runs store the result
+        keep = target if app.access.allows("run.save") else None
+        return discover(experiments, outcomes, condition, store=keep)
 
     def trade_off_traces(found: Any) -> list[go.Scatter]:
         t = found.trajectory

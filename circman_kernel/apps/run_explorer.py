@@ -202,6 +202,7 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         fig.layout.yaxis.title.text = axis_title(label, unit)
 
     def download(fmt: str) -> None:
+        store.check("data.export")  # the role decides here, not the button's state
         fname, data = runs_download(store, list(runs.value), fmt)
         mime = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
         b64 = base64.b64encode(data).decode("ascii")
@@ -228,9 +229,13 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
     pq_btn.on_click(app.safe(lambda *_: download("parquet")))
     delete.on_click(app.safe(do_delete))
 
-    actions = [compare, csv_btn, pq_btn]
-    if app.mode == "edit":
-        actions.append(delete)
+    actions = [
+        compare,
+        app.access.gate(csv_btn, "data.export"),
+        app.access.gate(pq_btn, "data.export"),
+    ]
+    if app.mode == "edit" or app.viewer is None or app.viewer.signed_in:
+        actions.append(app.access.gate(delete, "run.delete"))
     app.layout_body(
         kpi_row(app.kpis.values()),
         widgets.HBox([kind, name, refresh]),

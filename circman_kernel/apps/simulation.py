@@ -250,7 +250,7 @@ def simulation_app(
                 "variable",
             )
         ]
-        + [save]
+        + [app.access.gate(save, "run.save")]
     )
     app.layout_body(kpi_row(app.kpis.values()), widgets.HBox([controls, fig]))
     return app
