@@ -29,7 +29,11 @@ from psycopg.types.string import TextBinaryLoader, TextLoader
 
 from circman_kernel.core.errors import StoreError
 from circman_kernel.store.base import AbstractRunStore
-from circman_kernel.store.pg_copy import COPY_IN_COLUMNS, decode_trajectories, encode_trajectories
+from circman_kernel.store.pg_copy import (
+    COPY_IN_COLUMNS,
+    decode_trajectory_arrays,
+    encode_trajectories,
+)
 from circman_kernel.store.pg_errors import connect_error, query_error, write_error
 from circman_kernel.store.pg_frames import copy_rows, result_frame
 from circman_kernel.store.pg_schema import PG_MIGRATIONS
@@ -48,6 +52,31 @@ log = logging.getLogger("circman.store")
 #: pg_advisory_xact_lock key serialising schema migrations ("circ")
 _MIGRATION_LOCK = 0x63697263
 _READ_STATEMENTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "SHOW"})
+
+
+_INT4_ARRAY, _FLOAT8_ARRAY = 1007, 1022
+# the columns of one run as arrays; the variable as its index in the run's sorted names
+_TRAJECTORY_ARRAYS = """
+WITH n AS MATERIALIZED (
+    SELECT array_agg(DISTINCT variable COLLATE "C" ORDER BY variable COLLATE "C") AS names
+    FROM trajectories WHERE run_id = $1
+)
+SELECT (SELECT names FROM n),
+       array_agg(coalesce(t.seq, 0)), array_agg(t.iteration), array_agg(t.step),
+       array_agg(array_position((SELECT names FROM n), t.variable) - 1),
+       array_agg(coalesce(t.value, 'NaN'::DOUBLE PRECISION))
+FROM trajectories AS t WHERE t.run_id = $1
+HAVING count(*) > 0
+"""
+
+
+class _RawBytes(psycopg.adapt.Loader):
+    """Hand over a binary value as bytes (numpy parses the arrays)."""
+
+    format = psycopg.pq.Format.BINARY
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -122,23 +151,16 @@ class PgTx:
                 copy.write(block)
 
     def trajectories(self, run_id: str) -> pd.DataFrame:
-        names = [
-            r[0]
-            for r in self.fetchall(
-                'SELECT DISTINCT variable COLLATE "C" FROM trajectories WHERE run_id = ? '
-                "ORDER BY 1",
-                [run_id],
-            )
-        ]
-        stmt = pgsql.SQL(
-            "COPY (SELECT coalesce(seq, 0), iteration, step, "
-            "array_position({names}::VARCHAR[], variable) - 1, "
-            "coalesce(value, 'NaN'::DOUBLE PRECISION) "
-            "FROM trajectories WHERE run_id = {rid}) TO STDOUT (FORMAT binary)"
-        ).format(names=pgsql.Literal(names), rid=pgsql.Literal(run_id))
-        with self.cur.copy(stmt) as copy:
-            data = b"".join(bytes(block) for block in copy)
-        return decode_trajectories(data, names)
+        """A run's trajectory frame: one row of binary arrays, parsed by numpy."""
+        cur = psycopg.RawCursor(self.connection)
+        for oid in (_INT4_ARRAY, _FLOAT8_ARRAY):
+            cur.adapters.register_loader(oid, _RawBytes)
+        cur.execute(_TRAJECTORY_ARRAYS, [run_id], binary=True)
+        row = cur.fetchone()
+        if row is None:
+            return decode_trajectory_arrays([], None, None, None, None, None)
+        names, *arrays = row
+        return decode_trajectory_arrays(list(names), *arrays)
 
 
 class PostgresStore(AbstractRunStore):

@@ -6,8 +6,9 @@ object per row. Every row of a binary COPY is a field count and, per field, a le
 and the big-endian value, so rows whose variable name has the same length have the same
 layout: rows are written grouped by variable (and by NULL value), each group as one numpy
 structured array, and the ``seq`` column keeps their order in the caller's frame.
-Reading selects only fixed-width columns (the variable as its index in the run's sorted
-names), which numpy parses in one ``frombuffer``.
+Reading fetches each column as one binary array (the variable as its index in the run's
+sorted names): one row of a few large values, which numpy parses with ``frombuffer``
+(a ``COPY TO`` would hand Python one message per row).
 """
 
 from __future__ import annotations
@@ -20,23 +21,12 @@ import pandas as pd
 
 from circman_kernel.core.errors import ParameterError
 
-__all__ = ["COPY_IN_COLUMNS", "decode_trajectories", "encode_trajectories"]
+__all__ = ["COPY_IN_COLUMNS", "decode_trajectory_arrays", "encode_trajectories"]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
 #: column order of :func:`encode_trajectories`' rows
 COPY_IN_COLUMNS = ("run_id", "iteration", "step", "variable", "value", "seq")
-#: fixed-width columns :func:`decode_trajectories` reads: seq, iteration, step, code, value
-_OUT = np.dtype(
-    [
-        ("n", ">i2"),
-        ("l0", ">i4"), ("seq", ">i4"),
-        ("l1", ">i4"), ("iteration", ">i4"),
-        ("l2", ">i4"), ("step", ">i4"),
-        ("l3", ">i4"), ("code", ">i4"),
-        ("l4", ">i4"), ("value", ">f8"),
-    ]
-)  # fmt: skip
 _CHUNK_ROWS = 131_072
 
 
@@ -120,29 +110,47 @@ def encode_trajectories(run_id: str, traj: pd.DataFrame) -> Iterator[bytes]:
     yield TRAILER
 
 
-def decode_trajectories(data: bytes, names: list[str]) -> pd.DataFrame:
-    """Return the frame of a binary COPY of (seq, iteration, step, code, value), in seq order."""
-    body = memoryview(data)[len(HEADER) : len(data) - len(TRAILER)]
-    if len(body) % _OUT.itemsize:
-        raise ValueError(f"COPY stream of {len(data)} bytes is not whole rows of {_OUT.itemsize}")
-    rows = np.frombuffer(body, dtype=_OUT)
-    seq = rows["seq"]
-    order = (
-        None if seq.size < 2 or bool(np.all(seq[1:] > seq[:-1])) else np.argsort(seq, kind="stable")
-    )
+def _array(data: bytes | None, value: str) -> np.ndarray:
+    """Values of a PostgreSQL binary 1-D array without NULLs (``>i4`` or ``>f8`` elements)."""
+    if data is None:
+        return np.empty(0, dtype=value)
+    ndim, _, _ = struct.unpack_from("!iii", data, 0)
+    if ndim == 0:
+        return np.empty(0, dtype=value)
+    if ndim != 1:
+        raise ValueError(f"expected a 1-D array, got {ndim} dimensions")
+    n, _ = struct.unpack_from("!ii", data, 12)
+    items = np.frombuffer(data, dtype=np.dtype([("n", ">i4"), ("v", value)]), count=n, offset=20)
+    if (items["n"] != np.dtype(value).itemsize).any():
+        raise ValueError("array holds NULL or mis-sized elements")
+    return items["v"]
+
+
+def decode_trajectory_arrays(
+    names: list[str], seq: bytes, iteration: bytes, step: bytes, code: bytes, value: bytes
+) -> pd.DataFrame:
+    """The frame of a run's trajectory columns fetched as binary arrays, in ``seq`` order."""
+    order_key = _array(seq, ">i4")
+    cols = {
+        "iteration": _array(iteration, ">i4"),
+        "step": _array(step, ">i4"),
+        "code": _array(code, ">i4"),
+        "value": _array(value, ">f8"),
+    }
+    sorted_already = order_key.size < 2 or bool(np.all(order_key[1:] > order_key[:-1]))
+    order = None if sorted_already else np.argsort(order_key, kind="stable")
 
     def column(name: str, dtype: str) -> np.ndarray:
-        col = rows[name] if order is None else rows[name][order]
+        col = cols[name] if order is None else cols[name][order]
         return col.astype(dtype)
 
-    variable = pd.Categorical.from_codes(
-        column("code", "int32"), categories=pd.Index(names, dtype="str")
-    )
     return pd.DataFrame(
         {
             "iteration": column("iteration", "int32"),
             "step": column("step", "int32"),
-            "variable": variable,
+            "variable": pd.Categorical.from_codes(
+                column("code", "int32"), categories=pd.Index(names, dtype="str")
+            ),
             "value": column("value", "float64"),
         }
     )

@@ -559,3 +559,11 @@ def test_parquet_export_import_round_trips_exactly(any_store: RunStore, tmp_path
         any_store.export_runs([a], folder)
     with pytest.raises(StoreError, match="missing"):
         any_store.export_runs(["missing"], tmp_path / "other")
+
+
+def test_a_run_without_trajectories_reads_as_an_empty_frame(any_store: RunStore) -> None:
+    rid = any_store.save_run("lca", kpis={"total_impact": 1.0})
+    back = any_store.trajectories(rid)
+    assert back.empty and list(back.columns) == ["iteration", "step", "variable", "value"]
+    with pytest.raises(StoreError, match="no run with id 'nope'"):
+        any_store.trajectories("nope")
