@@ -18,25 +18,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
 import pandas as pd
 import psycopg
-from psycopg import sql as pgsql
-from psycopg.types.string import TextBinaryLoader, TextLoader
 
 from circman_kernel.core.errors import StoreError
 from circman_kernel.store.base import AbstractRunStore
-from circman_kernel.store.pg_copy import (
-    COPY_IN_COLUMNS,
-    decode_trajectory_arrays,
-    encode_trajectories,
-)
 from circman_kernel.store.pg_errors import connect_error, query_error, write_error
-from circman_kernel.store.pg_frames import copy_rows, result_frame
+from circman_kernel.store.pg_frames import result_frame
 from circman_kernel.store.pg_schema import PG_MIGRATIONS
+from circman_kernel.store.pg_tx import PgTx, configure
 from circman_kernel.store.sandbox import (
     QueryTimeout,
     first_keyword,
@@ -54,113 +49,18 @@ _MIGRATION_LOCK = 0x63697263
 _READ_STATEMENTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "SHOW"})
 
 
-_INT4_ARRAY, _FLOAT8_ARRAY = 1007, 1022
-# the columns of one run as arrays; the variable as its index in the run's sorted names
-_TRAJECTORY_ARRAYS = """
-WITH n AS MATERIALIZED (
-    SELECT array_agg(DISTINCT variable COLLATE "C" ORDER BY variable COLLATE "C") AS names
-    FROM trajectories WHERE run_id = $1
-)
-SELECT (SELECT names FROM n),
-       array_agg(coalesce(t.seq, 0)), array_agg(t.iteration), array_agg(t.step),
-       array_agg(array_position((SELECT names FROM n), t.variable) - 1),
-       array_agg(coalesce(t.value, 'NaN'::DOUBLE PRECISION))
-FROM trajectories AS t WHERE t.run_id = $1
-HAVING count(*) > 0
-"""
+#: an idle connection older than this [s] is checked before it is used again
+_PING_AFTER_S = 5.0
 
 
-class _RawBytes(psycopg.adapt.Loader):
-    """Hand over a binary value as bytes (numpy parses the arrays)."""
-
-    format = psycopg.pq.Format.BINARY
-
-    def load(self, data: Any) -> bytes:
-        return bytes(data)
-
-
-def _configure(conn: psycopg.Connection) -> None:
-    # JSON columns come back as their text, as DuckDB returns them
-    for name in ("json", "jsonb"):
-        conn.adapters.register_loader(name, TextLoader)
-        conn.adapters.register_loader(name, TextBinaryLoader)
-
-
-class PgTx:
-    """A psycopg connection in one transaction, taking the store's portable SQL."""
-
-    def __init__(self, conn: psycopg.Connection, store: PostgresStore) -> None:
-        self.connection = conn
-        self.cur = psycopg.RawCursor(conn)
-        self._store = store
-
-    def execute(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
-    ) -> psycopg.RawCursor:
-        query, values = numbered_placeholders(sql, params)
-        return self.cur.execute(query, values)
-
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-        return self.execute(sql, params).fetchall()
-
-    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        cur = self.execute(sql, params)
-        return result_frame(cur.description, cur.fetchall())
-
-    def insert_frame(self, table: str, frame: pd.DataFrame, *, replace: bool = False) -> None:
-        """COPY ``frame`` into ``table`` (``replace``: upsert on ``id`` through a staging table)."""
-        if frame.empty:
-            return
-        columns, types = self._store._columns(self, table, list(map(str, frame.columns)))
-        target = table
-        if replace:
-            target = "_circman_stage"
-            self.cur.execute(
-                pgsql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
-                    pgsql.Identifier(target), pgsql.Identifier(table)
-                )
-            )
-        stmt = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-            pgsql.Identifier(target), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
-        )
-        with self.cur.copy(stmt) as copy:
-            copy.set_types(types)
-            for row in copy_rows(frame[columns], types):
-                copy.write_row(row)
-        if replace:
-            cols = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
-            sets = pgsql.SQL(", ").join(
-                pgsql.SQL("{0} = EXCLUDED.{0}").format(pgsql.Identifier(c))
-                for c in columns
-                if c != "id"
-            )
-            self.cur.execute(
-                pgsql.SQL(
-                    "INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT (id) DO UPDATE SET {u}"
-                ).format(t=pgsql.Identifier(table), c=cols, s=pgsql.Identifier(target), u=sets)
-            )
-            self.cur.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(target)))
-
-    def insert_trajectories(self, run_id: str, traj: pd.DataFrame) -> None:
-        """Binary COPY of a run's trajectory frame (one stream, no per-row Python)."""
-        stmt = pgsql.SQL("COPY trajectories ({}) FROM STDIN (FORMAT binary)").format(
-            pgsql.SQL(", ").join(map(pgsql.Identifier, COPY_IN_COLUMNS))
-        )
-        with self.cur.copy(stmt) as copy:
-            for block in encode_trajectories(run_id, traj):
-                copy.write(block)
-
-    def trajectories(self, run_id: str) -> pd.DataFrame:
-        """A run's trajectory frame: one row of binary arrays, parsed by numpy."""
-        cur = psycopg.RawCursor(self.connection)
-        for oid in (_INT4_ARRAY, _FLOAT8_ARRAY):
-            cur.adapters.register_loader(oid, _RawBytes)
-        cur.execute(_TRAJECTORY_ARRAYS, [run_id], binary=True)
-        row = cur.fetchone()
-        if row is None:
-            return decode_trajectory_arrays([], None, None, None, None, None)
-        names, *arrays = row
-        return decode_trajectory_arrays(list(names), *arrays)
+def _alive(conn: psycopg.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        with suppress(Exception):
+            conn.close()
+        return False
+    return True
 
 
 class PostgresStore(AbstractRunStore):
@@ -178,7 +78,7 @@ class PostgresStore(AbstractRunStore):
         _connect: bool = True,
     ) -> None:
         self._settle(url, published, lock_timeout_s, query_timeout_s)
-        self._idle: list[tuple[int, psycopg.Connection]] = []
+        self._idle: list[tuple[int, float, psycopg.Connection]] = []  # (pid, idle since, conn)
         self._idle_lock = threading.Lock()
         self._types: dict[str, dict[str, str]] = {}
         self._version: int | None = None
@@ -198,9 +98,12 @@ class PostgresStore(AbstractRunStore):
         """Close the idle connection this object keeps (it reconnects when used again)."""
         with self._idle_lock:
             idle, self._idle = self._idle, []
-        for _, conn in idle:
-            with suppress(Exception):
-                conn.close()
+        pid = os.getpid()
+        for owner, _, conn in idle:
+            # a forked child must not end its parent's session (PQfinish on a shared socket)
+            if owner == pid:
+                with suppress(Exception):
+                    conn.close()
 
     # -- connections -------------------------------------------------------------------
 
@@ -213,7 +116,7 @@ class PostgresStore(AbstractRunStore):
             )
         except psycopg.Error as exc:
             raise connect_error(self.location, exc) from None
-        _configure(conn)
+        configure(conn)
         return conn
 
     @contextmanager
@@ -222,11 +125,12 @@ class PostgresStore(AbstractRunStore):
         pid = os.getpid()
         conn = None
         with self._idle_lock:
-            while self._idle:
-                owner, candidate = self._idle.pop()
+            while self._idle and conn is None:
+                owner, since, candidate = self._idle.pop()
                 if owner == pid and not candidate.closed:
                     conn = candidate
-                    break
+        if conn is not None and time.monotonic() - since > _PING_AFTER_S and not _alive(conn):
+            conn = None  # the server ended the idle session (restart, idle timeout)
         if conn is None:
             conn = self._new_connection()
         healthy = False
@@ -236,7 +140,7 @@ class PostgresStore(AbstractRunStore):
         finally:
             if healthy and not conn.closed:
                 with self._idle_lock:
-                    self._idle.append((pid, conn))
+                    self._idle.append((pid, time.monotonic(), conn))
             else:
                 with suppress(Exception):
                     conn.close()

@@ -69,7 +69,7 @@ _KILLED = """
 import sys, time
 import numpy as np, pandas as pd
 from circman_kernel.store.duck import DuckTx
-from circman_kernel.store.pg import PgTx
+from circman_kernel.store.pg_tx import PgTx
 from circman_kernel.store.run_store import RunStore
 
 def stalling(insert):

@@ -253,3 +253,36 @@ def test_a_team_store_travels_to_other_processes(pg_url) -> None:
     assert store.get_run(rid)["id"] == rid
     with pytest.raises(TypeError, match="in-memory"):
         pickle.dumps(RunStore(":memory:"))
+
+
+def _save_in_child(store: RunStore) -> None:
+    store.close()  # what it inherited is the parent's session: closing must not end it
+    store.save_run("simulation", run_id="from-child")
+
+
+def test_a_forked_child_leaves_the_parents_connection_alone(pg_url) -> None:
+    import multiprocessing
+
+    store = RunStore(pg_url)
+    store.save_run("simulation", run_id="before")  # leaves an idle connection in the parent
+    child = multiprocessing.get_context("fork").Process(target=_save_in_child, args=(store,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    store.save_run("simulation", run_id="after")  # reuses the parent's idle connection
+    assert sorted(store.runs()["id"]) == ["after", "before", "from-child"]
+
+
+def test_an_idle_session_the_server_ended_is_replaced(pg_server, pg_url, monkeypatch) -> None:
+    from circman_kernel.store import pg
+
+    store = RunStore(pg_url)
+    store.save_run("simulation", run_id="before")
+    with pg_server.admin() as admin:  # as a server restart or an idle timeout would
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE usename = 'circman' AND pid <> pg_backend_pid()"
+        )
+    monkeypatch.setattr(pg, "_PING_AFTER_S", 0.0)
+    store.save_run("simulation", run_id="after")
+    assert sorted(store.runs()["id"]) == ["after", "before"]
