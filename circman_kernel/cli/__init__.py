@@ -23,7 +23,17 @@ from contextlib import contextmanager
 from circman_kernel.core.errors import CircmanError
 from circman_kernel.core.version import __version__
 
-COMMAND_MODULES = ("core", "runs", "simulate", "lca", "optimize", "dashboard")
+COMMAND_MODULES = (
+    "core",
+    "runs",
+    "simulate",
+    "lca",
+    "optimize",
+    "dashboard",
+    "users",
+    "token",
+    "twin",
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 

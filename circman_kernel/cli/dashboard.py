@@ -57,6 +57,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     dash.add_argument(
         "--print-command", action="store_true", help="print the Voila command and exit"
     )
+    team = dash.add_argument_group("publishing to a team")
+    team.add_argument(
+        "--auth",
+        action="store_true",
+        help="require sign-in (users: circman users add); needed to bind beyond 127.0.0.1",
+    )
+    team.add_argument(
+        "--session-hours", type=float, default=8.0, help="sign-in lifetime [h] (default 8)"
+    )
+    team.add_argument(
+        "--secure-cookie", action="store_true", help="HTTPS-only session cookie (TLS proxy)"
+    )
+    team.add_argument(
+        "--twin",
+        metavar="SOURCE",
+        help="run the shared live twin beside the apps: csv:PATH or simulated[:SEED]",
+    )
+    team.add_argument("--twin-rate", type=float, help="readings per second of the shared twin")
     dash.set_defaults(func=_dashboard)
 
     lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (edit mode)")
@@ -124,6 +142,9 @@ def _dashboard(args: argparse.Namespace) -> int:
         given = getattr(args, name)
         return int(given if given is not None else settings.get(name, default))
 
+    from circman_kernel.server.context import check_bind
+
+    check_bind(args.host, args.auth)
     cmd = dashboard_command(
         host=args.host,
         port=args.port,
@@ -139,8 +160,26 @@ def _dashboard(args: argparse.Namespace) -> int:
         ),
         cull_idle_timeout_s=pick("cull_idle_timeout", 600),
         cull_interval_s=pick("cull_interval", 60),
+        extra_args=team_args(args),
     )
     return _run(cmd, args.print_command, args)
+
+
+def team_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """Return the team server's options (sign-in, shared twin) for the Voila command line."""
+    from circman_kernel.server.twin_service import parse_source
+
+    out = [f"--CircmanVoila.session_hours={args.session_hours:g}"] if args.auth else []
+    if args.auth:
+        out.insert(0, "--CircmanVoila.auth=True")
+    if args.secure_cookie:
+        out.append("--CircmanVoila.secure_cookie=True")
+    if args.twin:
+        source = parse_source(args.twin)  # a bad source fails here, not in the server
+        out.append(f"--CircmanVoila.twin_source={source.label}")
+        if args.twin_rate:
+            out.append(f"--CircmanVoila.twin_rate={args.twin_rate:g}")
+    return tuple(out)
 
 
 def _lab(args: argparse.Namespace) -> int:

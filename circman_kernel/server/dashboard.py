@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 TEMPLATE = "circman"
-# Voila with the gallery at "/" (circman_kernel.server.gallery.DashboardVoila)
-VOILA_MODULE = "circman_kernel.server.gallery"
+# Voila with the gallery at "/" (circman_kernel.server.gallery.DashboardVoila), sign-in,
+# roles, the /api/v1 JSON API and the shared twin (circman_kernel.server.app.CircmanVoila)
+VOILA_MODULE = "circman_kernel.server.app"
 # Sized from measured memory, see the README's "Many viewers" section: a dashboard kernel
 # holds about 150 MB (RSS) once its app is built, Voila itself about 150 MB.
 DEFAULT_POOL_SIZES: dict[str, int] = {"simulation": 2, "line_monitor": 2}
