@@ -1,6 +1,7 @@
 """A real PostgreSQL 15 server in a temporary folder, for the team-store tests and benchmarks.
 
-Debian's binaries (``/usr/lib/postgresql/15/bin``) are run directly: ``initdb`` into the
+Debian's binaries (``/usr/lib/postgresql/15/bin``, else the newest installed, or
+``$CIRCMAN_PG_BIN``) are run directly: ``initdb`` into the
 folder, ``pg_ctl start`` listening on a Unix socket only (no TCP port), stopped and removed
 afterwards. ``initdb`` refuses to run as root, so as root the server runs as the
 ``postgres`` user (``runuser``) in a folder it owns. Two roles: ``postgres`` (superuser,
@@ -20,7 +21,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-BIN = Path(os.environ.get("CIRCMAN_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _server_bin() -> Path:
+    """``$CIRCMAN_PG_BIN``, else Debian's PostgreSQL 15, else the newest one installed."""
+    env = os.environ.get("CIRCMAN_PG_BIN")
+    if env:
+        return Path(env)
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    if preferred.is_dir():
+        return preferred
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    return found[-1] if found else preferred
+
+
+BIN = _server_bin()
 USER = "circman"
 PASSWORD = "s3cret-Pa55"
 
