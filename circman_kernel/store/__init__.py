@@ -2,17 +2,18 @@
 
 ``RunStore(url)`` opens the embedded DuckDB file (a path, ``duckdb:///path``) or the team
 store on PostgreSQL (``postgresql://...`` or a libpq keyword string); both implement one
-interface. Owns ``run_store`` (the ``RunStore`` interface: choosing the backend, writing
-and deleting runs), ``queries`` (reading runs back: SQL, the run list, KPIs,
+interface. Owns ``run_store`` (``RunStore``: choosing the backend), ``base`` (the
+interface both implement: writing and deleting runs), ``queries`` (reading runs back: SQL, the run list, KPIs,
 trajectories), ``extras`` (events, scenarios), ``users`` (users and audit),
 ``transfer`` and ``bundle`` (pull/push between stores, Parquet export/import), ``urls``
-(locations, password redaction), ``sandbox`` (bounded, interruptible queries), ``duck``
-and ``connection`` (the DuckDB file: short-lived connections, the write lock, query
-snapshots), ``pg``, ``pg_copy``, ``pg_frames``, ``pg_errors`` and ``pg_schema`` (the
-PostgreSQL backend), ``schema`` (tables, views and migrations), ``failures`` (root causes
-of failed writes) and ``frames`` (DataFrame conversion). May import ``core`` only.
+(locations, password redaction), ``sandbox`` (bounded, interruptible queries), ``duck``,
+``duck_tx`` and ``connection`` (the DuckDB file: short-lived connections, the write lock,
+query snapshots), ``pg``, ``pg_tx``, ``pg_copy``, ``pg_frames``, ``pg_errors`` and
+``pg_schema`` (the PostgreSQL backend), ``schema`` (tables, views and migrations), ``failures`` (root causes of failed writes) and
+``frames`` (DataFrame conversion). May import ``core`` only.
 
-``RunStore``, ``KINDS``, ``STATUSES`` and ``SCHEMA_VERSION`` are importable from here;
+``RunStore``, ``DuckDBStore``, ``PostgresStore``, ``parse_location``, ``redact``,
+``KINDS``, ``STATUSES`` and ``SCHEMA_VERSION`` are importable from here;
 each is loaded on first use, so that importing a store module (the CLI reads
 ``schema.KINDS``) does not load DuckDB and pandas.
 """
