@@ -119,6 +119,16 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, abc
     def schema_version(self) -> int:
         """Schema version of the store."""
 
+    def close(self) -> None:
+        """Release what this object keeps open between calls (the team store's idle
+        connection; the DuckDB file is never kept open). It reopens when used again."""
+
+    def __enter__(self) -> AbstractRunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- shared helpers --------------------------------------------------------------------
 
     def _settle(

@@ -567,3 +567,10 @@ def test_a_run_without_trajectories_reads_as_an_empty_frame(any_store: RunStore)
     assert back.empty and list(back.columns) == ["iteration", "step", "variable", "value"]
     with pytest.raises(StoreError, match="no run with id 'nope'"):
         any_store.trajectories("nope")
+
+
+def test_a_store_is_a_context_manager(store_url: str) -> None:
+    with RunStore(store_url) as store:
+        rid = store.save_run("simulation")
+    store.close()  # twice is fine, and the store reopens when used again
+    assert store.get_run(rid)["id"] == rid
