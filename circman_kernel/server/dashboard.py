@@ -291,6 +291,10 @@ def dashboard_command(
         f"--PoolAwareKernelManager.max_kernels={int(max_kernels)}",
         # a stopping server asks each kernel to exit, then kills it after this [s]
         "--KernelManager.shutdown_wait_time=3",
+        # Voila renders a page's outputs as the kernel sends them and skips a cell whose
+        # outputs are more than iopub_timeout [s] late (nbclient's default 4 s): under
+        # load (ten viewers at once on 2 cores) pages of cold kernels came up blank
+        "--VoilaExecutor.iopub_timeout=60",
         # front-end plugins the apps do not use: jupysql's (notebook-only, fails in Voila)
         # and plotly's mime renderer (4.8 MB a page; the apps draw through FigureWidget)
         "--VoilaConfiguration.extension_denylist="
