@@ -8,7 +8,9 @@ frame, so a page that reloaded while busy counts from the first attempt); median
 max; how many pages drew their figure; the CPU seconds spent by the server (Voila and its
 kernels) and by the browser (the browser's share of the machine). Server RSS is sampled
 every 0.5 s (peak per round) and compared after all pages closed and their kernels were
-culled with the start. A PNG plots first-figure time against viewers.
+culled with the start (idle timeout 120 s: under load a page can take tens of seconds
+to connect to the kernel it was handed, and a shorter timeout culls it first). A PNG
+plots first-figure time against viewers.
 
 Run: ``python -m benchmarks -k viewers`` (needs ``/usr/bin/chromium``). ``CIRCMAN_BENCH_VIEWERS``
 (e.g. ``1,5,10``) picks other rounds; ``CIRCMAN_BENCH_TAG`` names the JSON/PNG (``before``).
@@ -33,11 +35,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from voila_server import CHROMIUM, CHROMIUM_ARGS, voila_server
 
-from benchmarks.bench_dashboard import SEEN_SCRIPT, _tree_rss_mb, _wait_idle
+from benchmarks.bench_dashboard import _tree_rss_mb, _wait_idle
 
 APP = "simulation"
 PAGE_TIMEOUT_S = 240.0
 RESULTS = Path(__file__).resolve().parent / "results"
+# As bench_dashboard's, but polled every 50 ms instead of every frame: twenty pages
+# polling at 60 Hz for a minute would add their own load to what is measured.
+SEEN_SCRIPT = """(() => {
+  const shown = (sel) => { const e = document.querySelector(sel);
+    return e !== null && e.checkVisibility() && e.getClientRects().length > 0; };
+  const poll = () => {
+    if (window.__appSeen === undefined && shown('.circman-app')) window.__appSeen = performance.now();
+    if (window.__plotSeen === undefined && shown('.js-plotly-plot .main-svg')) window.__plotSeen = performance.now();
+    if (window.__plotSeen === undefined) setTimeout(poll, 50);
+  };
+  poll();
+})();"""
 READ_SEEN = (
     "() => [window.__appSeen === undefined ? null : performance.timeOrigin + window.__appSeen,"
     " window.__plotSeen === undefined ? null : performance.timeOrigin + window.__plotSeen]"
@@ -54,35 +68,22 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered) + 0.5) - 1))]
 
 
-def _tree_cpu(pids: list[int]) -> float:
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        with suppress(psutil.NoSuchProcess):
-            proc = psutil.Process(pid)
-            total += sum(proc.cpu_times()[:2])
-            for child in proc.children(recursive=True):
-                with suppress(psutil.NoSuchProcess):
-                    total += sum(child.cpu_times()[:2])
-    return total
-
-
 def _kernel_count(pid: int) -> int:
     import psutil
 
     return sum(
         1
         for c in psutil.Process(pid).children()
-        if any("ipykernel" in part for part in (c.cmdline() or []))
+        if any(part.endswith(".json") and "kernel-" in part for part in (c.cmdline() or []))
     )
 
 
 class _Sampler(threading.Thread):
-    """Every 0.5 s: peak RSS [MB] of the server's tree, CPU [s] of each Chromium process.
+    """Every 0.5 s: peak RSS [MB] of the server's tree, CPU [s] of each process.
 
-    A page's renderer exits when its context closes, taking its CPU times along, so the
-    browser's CPU is the sum of the last value seen per process (its last < 0.5 s lost).
+    A page's renderer (or a culled kernel) exits taking its CPU times along, so CPU is
+    the sum of the last value seen per process (its last < 0.5 s lost), minus the value
+    at the start for processes that were already running.
     """
 
     def __init__(self, pid: int) -> None:
@@ -90,7 +91,19 @@ class _Sampler(threading.Thread):
         self.pid = pid
         self.peak = 0.0
         self.browser_cpu: dict[int, float] = {}
+        self.server_cpu: dict[int, float] = {}
+        self.server_start = self._server()
         self.stop = threading.Event()
+
+    def _server(self) -> dict[int, float]:
+        import psutil
+
+        top = psutil.Process(self.pid)
+        out = {}
+        for proc in [top, *top.children(recursive=True)]:
+            with suppress(psutil.NoSuchProcess):
+                out[proc.pid] = sum(proc.cpu_times()[:2])
+        return out
 
     def _browser(self) -> None:
         import psutil
@@ -100,18 +113,26 @@ class _Sampler(threading.Thread):
                 if "chrom" in proc.name().lower():
                     self.browser_cpu[proc.pid] = sum(proc.cpu_times()[:2])
 
+    def server_cpu_s(self) -> float:
+        return sum(v - self.server_start.get(pid, 0.0) for pid, v in self.server_cpu.items())
+
     def run(self) -> None:
         while not self.stop.is_set():
             with suppress(Exception):
                 self.peak = max(self.peak, _tree_rss_mb(self.pid))
                 self._browser()
+                self.server_cpu.update(self._server())
             self.stop.wait(0.5)
 
 
 async def _viewer(browser, url: str, start_ms: float) -> tuple[float | None, float | None]:
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    console: list[str] = []
     try:
         page = await ctx.new_page()
+        # errors only: every console message would cross to Playwright through the
+        # browser's main process, which all pages share (and add to what is measured)
+        page.on("pageerror", lambda e: console.append(f"page error: {e}"))
         await page.add_init_script(SEEN_SCRIPT)
         deadline = time.monotonic() + PAGE_TIMEOUT_S
         with suppress(Exception):
@@ -122,7 +143,13 @@ async def _viewer(browser, url: str, start_ms: float) -> tuple[float | None, flo
                 app_ms, plot_ms = await page.evaluate(READ_SEEN)
                 if plot_ms is not None:
                     break
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
+        if plot_ms is None:  # kept for a look: what the page showed and said
+            RESULTS.mkdir(exist_ok=True)
+            stem = RESULTS / f"viewers-failed-{int(start_ms)}-{id(ctx)}"
+            with suppress(Exception):
+                await page.screenshot(path=f"{stem}.png")
+            stem.with_suffix(".log").write_text("\n".join(console))
         return (
             None if app_ms is None else (app_ms - start_ms) / 1000,
             None if plot_ms is None else (plot_ms - start_ms) / 1000,
@@ -182,7 +209,7 @@ def _plot(rounds: list[dict], path: Path) -> str:
     return str(path)
 
 
-def _wait_culled(pid: int, kernels: int, timeout_s: float = 180.0) -> None:
+def _wait_culled(pid: int, kernels: int, timeout_s: float = 300.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _kernel_count(pid) > kernels:
         time.sleep(1.0)
@@ -196,7 +223,7 @@ def simultaneous_viewers() -> list[Figure]:
     figures: list[Figure] = []
     with (
         tempfile.TemporaryDirectory(prefix="circman-bench-") as tmp,
-        voila_server(Path(tmp), cull_idle_timeout_s=10, cull_interval_s=2, timeout_s=180) as srv,
+        voila_server(Path(tmp), cull_idle_timeout_s=120, cull_interval_s=5, timeout_s=180) as srv,
     ):
         pid = srv.proc.pid
         _wait_idle(pid, timeout_s=600)
@@ -205,13 +232,12 @@ def simultaneous_viewers() -> list[Figure]:
         for n in counts:
             sampler = _Sampler(pid)
             sampler.start()
-            server_cpu0 = _tree_cpu([pid])
             wall0 = time.monotonic()
             results = asyncio.run(_round(srv.app_url(APP), n))
             wall = time.monotonic() - wall0
-            server_cpu = _tree_cpu([pid]) - server_cpu0
             sampler.stop.set()
             sampler.join()
+            server_cpu = sampler.server_cpu_s()
             widget = _summary([r[0] for r in results], n)
             figure = _summary([r[1] for r in results], n)
             rounds.append(
@@ -231,6 +257,8 @@ def simultaneous_viewers() -> list[Figure]:
             _wait_idle(pid, timeout_s=600)  # pools refilled and warm before the next round
         time.sleep(3.0)
         end_mb = _tree_rss_mb(pid)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"viewers-{tag}-voila.log").write_bytes(srv.log.read_bytes())
     RESULTS.mkdir(exist_ok=True)
     summary = {"tag": tag, "start_rss_mb": start_mb, "end_rss_mb": end_mb, "rounds": rounds}
     (RESULTS / f"viewers-{tag}.json").write_text(json.dumps(summary, indent=2))
