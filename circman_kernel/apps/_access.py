@@ -20,7 +20,7 @@ import ipywidgets as widgets
 from circman_kernel.apps._identity import Viewer, auth_required, current_viewer
 from circman_kernel.core.roles import allows, refusal
 
-__all__ = ["Access"]
+__all__ = ["Access", "identity_badge", "reason_html"]
 
 POLL_S = 0.25  # how often a kernel waiting for its viewer looks for the record [s]
 WAIT_TEXT = "Waiting for the server to confirm who is signed in; nothing can be changed yet."
@@ -43,6 +43,7 @@ class Access:
         self._viewer: Viewer | None = None
         self._gates: list[tuple[widgets.Widget, str, widgets.HTML]] = []
         self._watching = False
+        self._listeners: list[Callable[[Viewer | None], Any]] = []
         self._viewer = current_viewer(mode)
 
     @property
@@ -87,17 +88,19 @@ class Access:
         widget.disabled = why is not None
         if hasattr(widget, "tooltip"):
             widget.tooltip = why or ""
-        note.value = (
-            ""
-            if why is None
-            else f'<span class="cm-msg info" style="padding:2px 6px">{html.escape(why)}</span>'
-        )
+        note.value = reason_html(why)
+
+    def on_viewer(self, callback: Callable[[Viewer | None], Any]) -> None:
+        """Call ``callback(viewer)`` whenever the viewer changes (controls drawn by the app)."""
+        self._listeners.append(callback)
 
     def apply(self) -> None:
-        """Re-apply the current role to every gated control and the title bar."""
+        """Re-apply the current role to every gated control, the title bar and listeners."""
         for widget, action, note in self._gates:
             self._apply_one(widget, action, note)
         self._on_change(self._viewer)
+        for callback in self._listeners:
+            callback(self._viewer)
 
     def watch(self) -> None:
         """Poll for the server's identity record on the kernel's loop until it appears."""
@@ -116,6 +119,13 @@ class Access:
             loop.call_later(POLL_S, poll)
 
         loop.call_later(POLL_S, poll)
+
+
+def reason_html(text: str | None) -> str:
+    """Return why a control is disabled as a small note (empty when it is not)."""
+    if text is None:
+        return ""
+    return f'<span class="cm-msg info cm-reason" style="padding:2px 6px">{html.escape(text)}</span>'
 
 
 def identity_badge(viewer: Viewer | None, mode: str) -> str:

@@ -16,7 +16,7 @@ from circman_kernel.apps._figures import axis_title, make_figure, set_traces, va
 from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled, open_store
 from circman_kernel.core.errors import ParameterError
 
-__all__ = ["run_explorer_app", "runs_download"]
+__all__ = ["run_explorer_app", "runs_download", "parquet_bytes"]
 
 ALL = "(all kinds)"
 
@@ -27,7 +27,7 @@ def _label(row: pd.Series) -> str:
     return f"{row['kind']:<12} {name[:28]:<28} {created}  {row['id'][:8]}"
 
 
-def _parquet_bytes(table: pd.DataFrame) -> bytes:
+def parquet_bytes(table: pd.DataFrame) -> bytes:
     """Return ``table`` as Parquet bytes (written by DuckDB: no pyarrow needed)."""
     import tempfile
 
@@ -59,7 +59,7 @@ def runs_download(store: Any, run_ids: list[str], fmt: str) -> tuple[str, bytes]
     if fmt == "csv":
         buf.write(table.to_csv(index=False).encode("utf-8"))
     else:
-        buf.write(_parquet_bytes(table))
+        buf.write(parquet_bytes(table))
     return f"circman-runs.{fmt}", buf.getvalue()
 
 

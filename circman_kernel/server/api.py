@@ -9,7 +9,6 @@ text. Run ids, names and kinds are matched exactly. Writes need their role
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
@@ -127,15 +126,17 @@ class TrajectoriesHandler(ApiHandler):
                     for c in df.columns}  # fmt: skip
             self.reply({"run_id": run_id, "rows": len(df), "columns": cols})
             return
-        buf = io.BytesIO()
         if fmt == "csv":
-            await self.run(lambda: df.to_csv(buf, index=False))
+            data = await self.run(lambda: df.to_csv(index=False).encode("utf-8"))
             self.set_header("Content-Type", "text/csv; charset=utf-8")
         else:
-            await self.run(lambda: df.to_parquet(buf, index=False))
+            from circman_kernel.apps.run_explorer import parquet_bytes
+
+            data = await self.run(parquet_bytes, df)
             self.set_header("Content-Type", "application/vnd.apache.parquet")
-        self.set_header("Content-Disposition", f'attachment; filename="run-{len(df)}.{fmt}"')
-        self.finish(buf.getvalue())
+        name = "".join(c for c in run_id if c.isalnum())[:40] or "run"
+        self.set_header("Content-Disposition", f'attachment; filename="{name}.{fmt}"')
+        self.finish(data)
 
 
 class CompareHandler(ApiHandler):

@@ -238,12 +238,14 @@ class TwinService:
             if hit is not None and hit[0] == version:
                 return hit[1]
         state = self.twin.get_current_state()
+        alerts = self.open_alerts()
         out: dict[str, Any] = {
             "state": state,
             "status": self.status(),
             "breached": self.twin.breached_thresholds,
             "version": version,
-            "open_alerts": self.open_alerts()[-MAX_ALERTS:][::-1],
+            "open_alerts": alerts[-MAX_ALERTS:][::-1],
+            "open_count": len(alerts),
         }
         if history:
             states = [*self.twin.get_state_history(limit=history - 1), state]
