@@ -26,6 +26,19 @@ from voila_server import _wait_http, free_port, server_env
 from circman_kernel.core.roles import ROLES
 
 ROLE_USERS = {role: f"{role}-user" for role in ROLES}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def breach_csv(path: Path, rows: int = 40, breach_at: int = 5) -> Path:
+    """The sample shift's first rows, one of them 31 degC (above the 27 degC band)."""
+    lines = (REPO / "data" / "sample_shift.csv").read_text().splitlines()
+    header, body = lines[0], lines[1 : rows + 1]
+    col = header.split(",").index("production_line.temperature")
+    fields = body[breach_at].split(",")
+    fields[col] = "31.0"
+    body[breach_at] = ",".join(fields)
+    path.write_text("\n".join([header, *body]) + "\n")
+    return path
 
 
 def password(role: str) -> str:
@@ -106,9 +119,13 @@ def team_server(
     twin_rate: float = 4.0,
     preheat: bool = False,
     extra: tuple[str, ...] = (),
+    limits: dict[str, float] | None = None,
     timeout_s: float = 90.0,
 ) -> Iterator[TeamServer]:
-    """Run ``circman dashboard --auth [--twin SOURCE]`` in ``tmp`` with a user per role."""
+    """Run ``circman dashboard --auth [--twin SOURCE]`` in ``tmp`` with a user per role.
+
+    ``limits`` (optional) go into ``server.json`` of a copy of ``configs/``.
+    """
     from circman_kernel.server.auth import hash_password
     from circman_kernel.store.run_store import RunStore
 
@@ -117,6 +134,12 @@ def team_server(
     secret = tmp / "secret" / "auth-secret"
     env["CIRCMAN_AUTH_SECRET_FILE"] = str(secret)
     env.pop("CIRCMAN_AUTH_SECRET", None)
+    if limits:
+        import shutil
+
+        shutil.copytree(REPO / "configs", tmp / "configs")
+        (tmp / "configs" / "server.json").write_text(json.dumps({"limits": limits}))
+        env["CIRCMAN_CONFIG_DIR"] = str(tmp / "configs")
     db = Path(env["CIRCMAN_DB"])
     store = RunStore(db)
     for role, user in ROLE_USERS.items():

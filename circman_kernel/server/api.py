@@ -82,7 +82,7 @@ class RunHandler(ApiHandler):
     async def get(self, run_id: str) -> None:
         await self.allowed("runs.read")
         try:
-            row = await self.run(self.ctx.store().get_run, run_id)
+            row = await self.run(self.ctx.get_run, run_id)
         except StoreError as exc:
             raise _not_found(exc, run_id) from None
         self.reply(row)
@@ -94,6 +94,7 @@ class RunHandler(ApiHandler):
         def delete() -> int:
             store = self.ctx.store()
             n = store.delete_runs([run_id])
+            self.ctx.forget_run(run_id)
             if n:
                 store.record_audit(who.name, "run.delete", run_id, {"via": "api"})
             return n

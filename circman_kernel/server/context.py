@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -56,6 +57,9 @@ class ServerLimits:
         Failed sign-ins per user name within the window [s] before 429.
     user_cache_s : float
         How long [s] a verified user's role is reused (a removal takes effect within it).
+    run_cache_s : float
+        How long [s] ``GET runs/{id}`` reuses a run it read (runs never change once
+        stored; one deleted through another process disappears within this time). 0: off.
     """
 
     max_body_bytes: int = 1_048_576
@@ -70,6 +74,7 @@ class ServerLimits:
     sign_in_failures: int = 5
     sign_in_window_s: float = 60.0
     user_cache_s: float = 2.0
+    run_cache_s: float = 2.0
 
 
 def load_limits(config_dir: str | Path | None = None) -> ServerLimits:
@@ -95,9 +100,9 @@ def load_limits(config_dir: str | Path | None = None) -> ServerLimits:
                 key=f"limits.{key}",
             )
         kind = float if known[key].type in (float, "float") else int
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ConfigError(
-                f"{path}: limits.{key} must be a number > 0, got {value!r}",
+                f"{path}: limits.{key} must be a number >= 0, got {value!r}",
                 file=str(path),
                 key=f"limits.{key}",
                 value=value,
@@ -163,6 +168,8 @@ class ServerContext:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="circman-api")
         self.simulations = threading.BoundedSemaphore(self.limits.simulations_at_once)
         self._local = threading.local()
+        self._runs: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._runs_lock = threading.Lock()
 
     @property
     def config(self) -> Any:
@@ -181,6 +188,28 @@ class ServerContext:
             store = RunStore(self.store_url)
             self._local.store = store
         return store
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """Return a run's metadata and KPIs, reused for ``limits.run_cache_s`` seconds."""
+        ttl = self.limits.run_cache_s
+        now = time.monotonic()
+        if ttl > 0:
+            with self._runs_lock:
+                hit = self._runs.get(run_id)
+            if hit is not None and now - hit[0] < ttl:
+                return hit[1]
+        row = self.store().get_run(run_id)
+        if ttl > 0:
+            with self._runs_lock:
+                if len(self._runs) >= 1024:
+                    self._runs.clear()
+                self._runs[run_id] = (now, row)
+        return row
+
+    def forget_run(self, run_id: str) -> None:
+        """Drop a run from the cache (it was deleted through this server)."""
+        with self._runs_lock:
+            self._runs.pop(run_id, None)
 
     def close(self) -> None:
         """Stop the worker threads (and the shared twin, if any)."""

@@ -108,7 +108,7 @@ class TwinService:
         self.persist_every_s = float(persist_every_s)
         self.twin = DigitalTwin(self.config, store=store, seed=self.source.seed, name="line")
         self.twin.event_manager.flush_interval_s = 1.0
-        self.twin.initialize()
+        self.twin.initialize(self._initial_state())
         self.sync: Any = None
         self._lock = threading.Lock()
         self._acks = 0
@@ -121,6 +121,19 @@ class TwinService:
 
     def __repr__(self) -> str:
         return f"TwinService({self.source.label}, {self.rate_hz:g} Hz)"
+
+    def _initial_state(self) -> dict[str, Any]:
+        """The default state, stamped just before a replay's first reading (one time axis)."""
+        from circman_kernel.core.state_schema import default_state
+        from circman_kernel.twin.sources import CSVReplaySource
+
+        state = default_state(self.config)
+        if self.source.kind == "csv":
+            first = CSVReplaySource(self.source.path, on_error="skip").read()
+            if first is not None:
+                stamp = datetime.fromisoformat(str(first["timestamp"])) - timedelta(seconds=1)
+                state["timestamp"] = stamp.isoformat()
+        return state
 
     def _feed(self) -> Any:
         from circman_kernel.twin.sources import CSVReplaySource, SimulatedSensorSource

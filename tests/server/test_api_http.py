@@ -12,11 +12,10 @@ import base64
 import json
 import time
 import urllib.parse
-from pathlib import Path
 
 import jwt
 import pytest
-from team_server import ROLE_USERS, call, password, sign_in, team_server
+from team_server import ROLE_USERS, breach_csv, call, password, sign_in, team_server
 
 from circman_kernel.core.roles import ROLES
 from circman_kernel.server.api import api_handlers
@@ -24,20 +23,7 @@ from circman_kernel.server.openapi import OPERATIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team-api")]
 
-REPO = Path(__file__).resolve().parents[2]
 HOSTILE = 'Robert\'); DROP TABLE runs;-- <script>alert(1)</script> "q" \\ % _ ☃ \u202e end'
-
-
-def breach_csv(path: Path, rows: int = 40, breach_at: int = 5) -> Path:
-    """The sample shift's first rows, one of them 31 degC (above the 27 degC band)."""
-    lines = (REPO / "data" / "sample_shift.csv").read_text().splitlines()
-    header, body = lines[0], lines[1 : rows + 1]
-    col = header.split(",").index("production_line.temperature")
-    fields = body[breach_at].split(",")
-    fields[col] = "31.0"
-    body[breach_at] = ",".join(fields)
-    path.write_text("\n".join([header, *body]) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +229,12 @@ def test_brute_force_gets_429_even_with_the_right_password(server) -> None:
         ("twin/state?paths=production_line.status", None, 422, "paths"),
         ("simulations", {"steps": 10_001}, 422, "steps"),
         ("simulations", {"steps": 1001, "iterations": 2000}, 422, "iterations"),
-        ("simulations", {"steps": 3, "parameters": {"warp_speed": 9}}, 422, "parameters.warp_speed"),
+        (
+            "simulations",
+            {"steps": 3, "parameters": {"warp_speed": 9}},
+            422,
+            "parameters.warp_speed",
+        ),
         ("simulations", {"steps": "many"}, 422, "steps"),
         ("simulations", {"steps": 3, "extra": 1}, 422, "extra"),
         ("twin/events/nope/ack", None, 404, "event_id"),
