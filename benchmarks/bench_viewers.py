@@ -71,11 +71,12 @@ def _p95(values: list[float]) -> float:
 def _kernel_count(pid: int) -> int:
     import psutil
 
-    return sum(
-        1
-        for c in psutil.Process(pid).children()
-        if any(part.endswith(".json") and "kernel-" in part for part in (c.cmdline() or []))
-    )
+    count = 0
+    for child in psutil.Process(pid).children():
+        with suppress(psutil.Error):  # gone, or a culled kernel not yet reaped
+            argv = child.cmdline()
+            count += any(part.endswith(".json") and "kernel-" in part for part in argv)
+    return count
 
 
 class _Sampler(threading.Thread):
@@ -293,6 +294,11 @@ def simultaneous_viewers() -> list[Figure]:
             ),
             Figure(f"{n} viewers: server CPU (Voila + kernels)", r["server_cpu_s"], unit="s"),
             Figure(f"{n} viewers: browser CPU (all pages)", r["browser_cpu_s"], unit="s"),
+            Figure(
+                f"{n} viewers: browser's share of the CPU used",
+                100 * r["browser_cpu_s"] / max(r["browser_cpu_s"] + r["server_cpu_s"], 1e-9),
+                unit="%",
+            ),
         ]
     figures.append(
         Figure(
