@@ -304,3 +304,33 @@ def test_rotating_the_secret_signs_everyone_out(server) -> None:
     assert server.secret.stat().st_mode & 0o777 == 0o600
     fresh = sign_in(server, ROLE_USERS["viewer"], password("viewer"))
     assert call(server.api + "me", token=fresh)[0] == 200
+
+
+def test_the_default_server_needs_no_sign_in_and_no_secret(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from voila_server import _wait_http, free_port, server_env
+
+    env = server_env(tmp_path)
+    secret = tmp_path / "never" / "auth-secret"
+    env["CIRCMAN_AUTH_SECRET_FILE"] = str(secret)
+    port = free_port()
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "circman_kernel.cli", "dashboard", "--no-preheat", "--port",
+             str(port)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(url + "api/v1/openapi.json", proc, log, 90)
+        assert call(url)[0] == 200  # the gallery, no redirect to a sign-in page
+        status, _, me = call(url + "api/v1/me")
+        assert status == 200 and me == {"name": "local", "role": "manager", "expires_at": None}
+        assert call(url + "api/v1/token", "POST", body={"username": "a", "password": "b"})[0] == 404
+        assert call(url + "api/v1/twin/state")[0] == 404  # no shared twin asked for
+        assert not secret.exists()
+    finally:
+        proc.terminate()
+        proc.wait(30)
