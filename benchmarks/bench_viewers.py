@@ -196,6 +196,14 @@ def _plot(rounds: list[dict], path: Path) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for key, style in (("median", "o-"), ("p95", "s--"), ("max", "^:")):
         ax.plot(xs, [r["figure"][key] for r in rounds], style, label=key)
+    for r in rounds:  # how many pages drew their figure (P95/max are infinite otherwise)
+        ax.annotate(
+            f"{r['figure']['seen']}/{r['viewers']} drawn",
+            (r["viewers"], r["figure"]["median"]),
+            textcoords="offset points",
+            xytext=(4, -12),
+            fontsize=8,
+        )
     ax.axhline(15, color="#7f7f7f", lw=0.8)
     ax.axhline(25, color="#7f7f7f", lw=0.8, ls="--")
     ax.set_xlabel("simultaneous viewers [-]")
