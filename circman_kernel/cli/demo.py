@@ -314,7 +314,7 @@ def run_demo(
     progress : bool
         Show a progress bar over the steps.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the terminal bar on stderr, even when IPython is loaded
 
     from circman_kernel.store.run_store import RunStore
 

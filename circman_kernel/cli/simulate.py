@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from circman_kernel.core.errors import ParameterError
 
@@ -94,14 +95,14 @@ def _print_kpis(kpis: dict[str, float], run_id: str | None, as_json: bool) -> No
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the terminal bar on stderr, even when IPython is loaded
 
     from circman_kernel.simulation.engine import SimulationEngine
 
     engine = SimulationEngine(_config(args), store=_store(args))
     params = _parse_params(args.param)
     if args.iterations == 1:
-        with tqdm(total=1, desc="simulate", leave=False) as bar:
+        with tqdm(total=1, desc="simulate", leave=False, file=sys.stderr) as bar:
             res = engine.run_simulation(args.steps, None, params, seed=args.seed, name=args.name)
             bar.update()
         print(f"simulated {len(res) - 1} steps (seed {res.seed})") if not args.json else None
@@ -109,7 +110,7 @@ def _simulate(args: argparse.Namespace) -> int:
         return 0
     mc = engine.run_monte_carlo_simulation(
         args.steps, None, params, args.iterations, args.uncertainty, seed=args.seed,
-        chunk_size=max(1, math.ceil(args.iterations / 20)), progress=True, name=args.name,
+        chunk_size=max(1, math.ceil(args.iterations / 20)), progress=not args.json, name=args.name,
     )  # fmt: skip
     table = mc.kpis().describe(percentiles=[0.05, 0.5, 0.95]).T[["mean", "5%", "50%", "95%"]]
     if args.json:
@@ -160,13 +161,13 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the terminal bar on stderr, even when IPython is loaded
 
     manager = _manager(args)
     sc = manager.get_scenario(args.name)
     if args.no_store:
         manager.store = None
-    with tqdm(total=1, desc=f"scenario {sc.name}", leave=False) as bar:
+    with tqdm(total=1, desc=f"scenario {sc.name}", leave=False, file=sys.stderr) as bar:
         res = manager.run_scenario(sc, args.steps, seed=args.seed)
         bar.update()
     if not args.json:
