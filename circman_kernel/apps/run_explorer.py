@@ -21,6 +21,11 @@ __all__ = ["run_explorer_app", "runs_download", "parquet_bytes"]
 ALL = "(all kinds)"
 
 
+def _marks(ids: list[str]) -> str:
+    """``?, ?, ...``: one bound parameter per run id (portable to both store backends)."""
+    return ", ".join("?" * len(ids))
+
+
 def _label(row: pd.Series) -> str:
     created = pd.Timestamp(row["created_at"]).strftime("%Y-%m-%d %H:%M:%S")
     name = row["name"] if isinstance(row["name"], str) and row["name"] else "-"
@@ -166,9 +171,9 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         shown = wide.T.rename(columns=names)
         table.value = shown.to_html(float_format=lambda v: f"{v:,.4g}", border=0)
         variables = store.query(
-            "SELECT DISTINCT variable FROM trajectories "
-            "WHERE list_contains(?::VARCHAR[], run_id) ORDER BY 1",
-            [ids],
+            f"SELECT DISTINCT variable FROM trajectories WHERE run_id IN ({_marks(ids)}) "
+            "ORDER BY 1",
+            ids,
         )["variable"].tolist()
         current = variable.value
         variable.options = variables
@@ -184,13 +189,14 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
             return
         fig = app.figures["trajectory"]
         label, unit = variable_label(var)
-        # the median over iterations per step, computed by DuckDB: one query for all runs
-        # (a Monte Carlo run holds up to millions of rows)
+        # the median over iterations per step, computed by the store: one query for all
+        # runs (a Monte Carlo run holds up to millions of rows); portable SQL, the same on
+        # DuckDB and on the PostgreSQL team store
         med = store.query(
-            "SELECT run_id, step, median(value) AS value FROM trajectories "
-            "WHERE variable = ? AND list_contains(?::VARCHAR[], run_id) "
+            "SELECT run_id, step, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS value "
+            f"FROM trajectories WHERE variable = ? AND run_id IN ({_marks(ids)}) "
             "GROUP BY run_id, step ORDER BY run_id, step",
-            [var, ids],
+            [var, *ids],
         )
         by_run = dict(tuple(med.groupby("run_id", sort=False)))
         medians = [

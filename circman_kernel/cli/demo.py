@@ -287,8 +287,9 @@ def _summary(ctx: DemoContext) -> pd.DataFrame:
         return pd.DataFrame()
     frame = ctx.store.query(
         "SELECT kind, name, run_id, output_modules, energy_per_module_kwh, defect_rate, "
-        "total_impact FROM run_summary WHERE list_contains(?, run_id) ORDER BY created_at",
-        [ids],
+        f"total_impact FROM run_summary WHERE run_id IN ({', '.join('?' * len(ids))}) "
+        "ORDER BY created_at",  # portable SQL: the same on the team store
+        ids,
     )
     frame["run_id"] = frame["run_id"].str.slice(0, 8)
     return frame.dropna(axis=1, how="all")

@@ -289,7 +289,9 @@ def _traj(offset: float) -> pd.DataFrame:
 
 
 @pytest.fixture
-def filled_store(store):
+def filled_store(any_store):
+    """Three simulations and one LCA run, on each store backend (the explorer's SQL is portable)."""
+    store = any_store
     ids = [
         store.save_run(
             "simulation",
@@ -368,14 +370,14 @@ def test_run_explorer_filters_compares_and_downloads(filled_store, tmp_path: Pat
 
 
 def test_run_explorer_sees_runs_stored_later_and_cannot_delete_when_published(
-    filled_store, monkeypatch: pytest.MonkeyPatch
+    filled_store, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from circman_kernel.apps import run_explorer_app
     from circman_kernel.store.run_store import RunStore
 
     store, ids = filled_store
     monkeypatch.setenv(MODE_ENV, "published")
-    published = RunStore(store.path, published=True)
+    published = RunStore(store_url, published=True)  # the same store, as published
     app = run_explorer_app(published, background=False)
     assert app.controls["delete"] not in _all_widgets(app)
     store.save_run("scenario", name="later")

@@ -227,3 +227,17 @@ def test_scenario_summary_fails_loudly_on_a_missing_column() -> None:
         scenario_summary(table)
     full = table.assign(carbon_kg=2.5)
     assert list(scenario_summary(full).columns) == list(SCENARIO_COLUMNS)
+
+
+def test_demo_on_the_team_store_stores_and_summarises_every_kind(pg_url: str) -> None:
+    from circman_kernel.store.run_store import RunStore
+
+    out = io.StringIO()
+    assert run_demo(db=pg_url, out=out, progress=False) == 0
+    text = out.getvalue()
+    kinds = set(RunStore(pg_url).runs()["kind"])
+    assert kinds == KINDS
+    table = text.split("Runs added by this demo")[1].split("\nDatabase:")[0]
+    listed = {line.split()[0] for line in table.splitlines()[2:] if line.strip()}
+    assert listed == KINDS, table
+    assert "***" in text.split("Database:")[1].splitlines()[0]  # the password is not printed
