@@ -119,6 +119,14 @@ APPS: tuple[AppSpec, ...] = (
         "researchers",
         "Stored runs: filter, compare two or more, download as CSV or Parquet.",
     ),
+    AppSpec(
+        "discovery",
+        "discovery_app",
+        "Scenario discovery",
+        "researchers",
+        "Which inputs drive a KPI past a threshold: PRIM's peeling trajectory (coverage "
+        "against density), the chosen box's limits and a pairs plot of the inputs.",
+    ),
 )
 
 
