@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from circman_kernel.core import config_snapshots
 from circman_kernel.core.config_fields import _Section
 from circman_kernel.core.config_schema import DigitalTwinFile, ImpactFactors, OptimizationFile
 from circman_kernel.core.errors import ConfigError
@@ -76,7 +77,9 @@ class CircmanConfig(BaseModel):
     def config_hash(self) -> str:
         """Return a 16-hex-digit SHA-256 of the contents, independent of key order."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        config_snapshots.remember(digest, canonical)  # the store keeps it with the run
+        return digest
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> CircmanConfig:
         """Return a copy with single values replaced, keyed by dotted path.
