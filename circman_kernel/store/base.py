@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from circman_kernel.core.errors import ParameterError, PermissionDeniedError, StoreError
+from circman_kernel.store.configs import StoreConfigs
 from circman_kernel.store.extras import StoreExtras
 from circman_kernel.store.frames import (
     as_list,
@@ -60,7 +61,7 @@ RUN_INSERT = (
 )
 
 
-class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, abc.ABC):
+class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, StoreConfigs, abc.ABC):
     """Runs, events, scenarios, users and audit in a DuckDB file or a PostgreSQL database.
 
     Parameters
@@ -228,6 +229,7 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, abc
         with self._write() as tx:
             self._refuse_existing(tx, [run_id])
             tx.execute(RUN_INSERT, row)
+            self._keep_config(tx, config_hash)  # the configuration itself, for re-runs
             tx.insert_frame("run_kpis", kpi_rows)
             if traj is not None:
                 tx.insert_trajectories(run_id, traj)

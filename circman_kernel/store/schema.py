@@ -260,6 +260,18 @@ _USERS_V3 = [
 ]
 
 
+# one row per configuration a stored run used (its three files as canonical JSON), so that
+# a run can be re-run with the configuration it had, whatever configs/ holds today
+_CONFIGS_V4 = [
+    """CREATE TABLE configs (
+        config_hash VARCHAR PRIMARY KEY,
+        config JSON NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        package_version VARCHAR
+    )""",
+]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: applying ``statements`` to a version ``version - 1`` file."""
@@ -275,6 +287,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "views: run_summary, run_comparison, scenario_kpis, lca_phase_totals", tuple(_VIEWS_V2)
     ),
     Migration(3, "users and audit tables, trajectory row order", tuple(_USERS_V3)),
+    Migration(4, "configs: the configuration of every stored run", tuple(_CONFIGS_V4)),
 )
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
