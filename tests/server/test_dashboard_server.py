@@ -154,12 +154,27 @@ def circman_dashboard(tmp: Path, *args: str) -> Iterator[tuple[subprocess.Popen,
             time.sleep(0.3)
         yield proc, url
     finally:
-        if proc.poll() is None:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop ``circman dashboard`` and everything it started (Voila has a group of its own)."""
+    import psutil
+
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # circman stops Voila and its kernels
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-        for p in _leftovers(proc.pid, []):
-            p.kill()
-        log.close()
+    for p in _leftovers(proc.pid, tree):
+        p.kill()
 
 
 def _leftovers(pgid: int, watched: list) -> list:
