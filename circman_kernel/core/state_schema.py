@@ -4,11 +4,20 @@ A state is the plain nested dict of the manual (section 4.1; see :func:`default_
 The schema sits in core because three layers read it: the configuration (threshold
 paths must exist), the simulation (it starts from a state dict) and the twin's
 :class:`~circman_kernel.twin.state.StateManager`, which keeps states and their history.
+
+Updates and simulation overrides go through one function, :func:`merge_state`: a key
+may be a dotted path (``"production_line.temperature": 23``), an unknown field is an
+error with a did-you-mean hint (free-form data belongs under ``"extra"``), numbers must
+be finite doubles, and nesting and size are bounded (:data:`MAX_DEPTH`,
+:data:`MAX_ITEMS`, :data:`MAX_TEXT`), so that a hostile update ends in a
+:class:`~circman_kernel.core.errors.StateValidationError`, never a ``RecursionError``.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import reprlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,12 +25,17 @@ from typing import Any
 from circman_kernel.core.errors import StateValidationError
 
 __all__ = [
+    "EXTRA",
     "LINE_STATUSES",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_TEXT",
     "SCHEMA",
     "SYSTEM_STATUSES",
     "copy_state",
     "default_state",
     "get_path",
+    "merge_state",
     "parse_timestamp",
 ]
 
@@ -29,7 +43,16 @@ SYSTEM_STATUSES = frozenset({"running", "idle", "stopped", "maintenance", "error
 LINE_STATUSES = SYSTEM_STATUSES
 
 _BIG = 1.7976931348623157e308  # largest finite float: open bounds still reject infinity
-_NUM, _ENUM, _TS, _OPTSTR = 0, 1, 2, 3
+_NUM, _ENUM, _TS, _OPTSTR, _FREE = 0, 1, 2, 3, 4
+
+#: The state's free-form area: any JSON-like data (within the limits below) may go here.
+EXTRA = "extra"
+#: Deepest nesting of an update or state [levels] (the schema itself is 3 deep).
+MAX_DEPTH = 32
+#: Most keys plus list items in one update or state.
+MAX_ITEMS = 100_000
+#: Longest text value or key [characters].
+MAX_TEXT = 10_000
 
 
 def _num(lo: float = -_BIG, hi: float = _BIG) -> tuple:
@@ -63,6 +86,9 @@ SCHEMA: dict[str, Any] = {
         "temperature": _num(-100.0, 100.0),  # [degC]
         "humidity": _num(0.0, 100.0),  # [% RH]
     },
+    # Free-form data (operator notes, plant-specific readings): any JSON value; a mapping
+    # there merges key by key like the rest of the state.
+    EXTRA: (_FREE,),
 }
 
 
@@ -139,7 +165,7 @@ _CONTAINERS = frozenset({dict, list})
 _SCALARS = frozenset({float, int, str, bool, type(None)})
 
 
-_TOP_KEYS = frozenset(SCHEMA)
+_TOP_KEYS = frozenset(SCHEMA) - {EXTRA}  # a state with extra data takes the generic copy
 _LINE_KEYS = frozenset(SCHEMA["production_line"])
 _ENV_KEYS = frozenset(SCHEMA["environment"])
 _MATERIAL_KEYS = frozenset(_MATERIAL)
@@ -216,9 +242,18 @@ class _Invalid(Exception):
 
     def to_error(self) -> StateValidationError:
         path = ".".join(str(k) for k in self.keys)
+        # reprlib: a hostile value (1,000 levels deep, a million items) must not make the
+        # error message itself fail or grow without bound
         return StateValidationError(
-            f"{path}: {self.reason} (got {self.value!r})", path=path, value=self.value
+            f"{path}: {self.reason} (got {reprlib.repr(self.value)})", path=path, value=self.value
         )
+
+
+def _unknown(key: str, value: Any, level: Mapping[str, Any]) -> _Invalid:
+    names = sorted(k for k in level if k != "*")
+    hint = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    known = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(names)}"
+    return _Invalid(key, value, f"unknown field; {known} (free-form data goes under {EXTRA!r})")
 
 
 def _coerce_number(key: str, value: Any) -> float | int:
@@ -237,6 +272,14 @@ def _coerce_number(key: str, value: Any) -> float | int:
     raise _Invalid(key, value, f"expected a number, got {type(value).__name__}")
 
 
+def _text(key: str, value: str) -> str:
+    if len(value) > MAX_TEXT:
+        raise _Invalid(
+            key, value[:40] + "...", f"text of {len(value)} characters; at most {MAX_TEXT}"
+        )
+    return value
+
+
 def _check_leaf(key: str, value: Any, leaf: tuple) -> Any:
     kind = leaf[0]
     if kind == _NUM:
@@ -244,8 +287,8 @@ def _check_leaf(key: str, value: Any, leaf: tuple) -> Any:
         if t is not float and t is not int:
             value = _coerce_number(key, value)
         if not (leaf[1] <= value <= leaf[2]):
-            if value != value or value in (math.inf, -math.inf):
-                raise _Invalid(key, value, "must be a finite number")
+            if value != value or value in (math.inf, -math.inf) or not -_BIG <= value <= _BIG:
+                raise _Invalid(key, value, "must be a finite number (a double)")
             lo = "" if leaf[1] == -_BIG else f"{leaf[1]:g}"
             hi = "" if leaf[2] == _BIG else f"{leaf[2]:g}"
             raise _Invalid(key, value, f"out of the physical range [{lo or '-inf'}, {hi or 'inf'}]")
@@ -260,49 +303,76 @@ def _check_leaf(key: str, value: Any, leaf: tuple) -> Any:
         if type(value) is not str:
             raise _Invalid(key, value, "expected an ISO 8601 string")
         try:
-            datetime.fromisoformat(value)
+            datetime.fromisoformat(_text(key, value))
         except ValueError:
             raise _Invalid(key, value, "not an ISO 8601 timestamp") from None
         return value
     # _OPTSTR
     if value is not None and type(value) is not str:
         raise _Invalid(key, value, "expected a string or None")
-    return value
+    return value if value is None else _text(key, value)
 
 
-def _check_generic(key: str, value: Any) -> Any:
-    # Keys outside the schema: any JSON value, numbers finite.
+def _check_generic(key: str, value: Any, depth: int, budget: list[int] | None) -> Any:
+    # Free-form values (under EXTRA): any JSON value; numbers finite doubles.
     t = type(value)
-    if t is str or value is None or t is bool:
+    if t is str:
+        return _text(key, value)
+    if value is None or t is bool:
         return value
     if t is float or t is int:
-        if t is float and not math.isfinite(value):
-            raise _Invalid(key, value, "must be a finite number")
+        if not -_BIG <= value <= _BIG:  # also NaN; an int beyond a double's range
+            raise _Invalid(key, value, "must be a finite number (a double)")
         return value
-    if t is dict:
-        return _merge({}, value, None)
+    if t is dict or isinstance(value, Mapping):
+        return _merge({}, value, None, depth + 1, budget)
     if t is list or t is tuple:
+        if depth >= MAX_DEPTH:
+            raise _Invalid(key, "[...]", f"nested more than {MAX_DEPTH} levels deep")
+        if budget is None:
+            budget = [MAX_ITEMS]
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise _Invalid(key, "[...]", f"more than {MAX_ITEMS} keys and items in one update")
         out = []
         for i, item in enumerate(value):
             try:
-                out.append(_check_generic(str(i), item))
+                out.append(_check_generic(str(i), item, depth + 1, budget))
             except _Invalid as exc:
                 exc.keys.insert(0, key)
                 raise
         return out
     value = _coerce_number(key, value)
-    return _check_generic(key, value)
+    return _check_generic(key, value, depth, budget)
 
 
-def _merge(base: dict, updates: Mapping, schema: dict | None) -> dict:
-    """Return ``base`` with ``updates`` merged in; touched leaves validated, base untouched."""
+def _merge(
+    base: dict,
+    updates: Mapping,
+    schema: dict | None,
+    depth: int = 0,
+    budget: list[int] | None = None,
+) -> dict:
+    """Return ``base`` with ``updates`` merged in; touched leaves validated, base untouched.
+
+    ``schema`` is the schema level of ``updates`` (``None`` inside the free-form area);
+    ``budget`` counts down the keys and items left for this update (:data:`MAX_ITEMS`).
+    """
+    if schema is None:
+        # Free-form data: bounded here. Schema levels are bounded by the schema itself
+        # (3 deep), but for the number of keys under a "*" level (materials).
+        if budget is None:
+            budget = [MAX_ITEMS]
+        if depth >= MAX_DEPTH:
+            raise _Invalid("...", "{...}", f"nested more than {MAX_DEPTH} levels deep")
+        budget[0] -= len(updates)
+        if budget[0] < 0:
+            raise _Invalid("...", "{...}", f"more than {MAX_ITEMS} keys and items in one update")
+    elif len(updates) > MAX_ITEMS:
+        raise _Invalid("...", "{...}", f"more than {MAX_ITEMS} keys in one mapping")
     new = base.copy()
     for key, value in updates.items():
-        node = None
-        if schema is not None:
-            node = schema.get(key)
-            if node is None:
-                node = schema.get("*")
+        node = None if schema is None else schema.get(key)
         t = type(value)
         # Fast path: a float/int for a numeric leaf inside its physical range.
         if (
@@ -315,22 +385,76 @@ def _merge(base: dict, updates: Mapping, schema: dict | None) -> dict:
             continue
         if type(key) is not str:
             raise _Invalid(str(key), value, "state keys must be strings")
+        if node is None and "." in key:
+            # A dotted key is a path: {"a.b": 1} updates what {"a": {"b": 1}} does.
+            head, _, rest = key.partition(".")
+            if not head or not rest:
+                raise _Invalid(key, value, "a dotted path needs a name on each side of every dot")
+            key, value, t = head, {rest: value}, dict
+            node = None if schema is None else schema.get(head)
+        if node is None and schema is not None:
+            node = schema.get("*")
+            if node is None:
+                raise _unknown(key, value, schema)
+        if len(key) > MAX_TEXT:
+            raise _Invalid(key[:40] + "...", value, f"a key of {len(key)} characters")
         if t is dict or (t not in _SCALARS and isinstance(value, Mapping)):
-            if type(node) is tuple:
+            if type(node) is tuple and node[0] != _FREE:
                 raise _Invalid(key, value, "expected a value, got a mapping")
-            old = base.get(key)
+            old = new.get(key)
             try:
-                new[key] = _merge(old if type(old) is dict else {}, value, node)
+                new[key] = _merge(
+                    old if type(old) is dict else {},
+                    value,
+                    node if type(node) is dict else None,
+                    depth + 1,
+                    budget,
+                )
             except _Invalid as exc:
                 exc.keys.insert(0, key)
                 raise
-        elif node is None:
-            new[key] = _check_generic(key, value)
         elif type(node) is dict:
             raise _Invalid(key, value, "expected a mapping")
+        elif node is None or node[0] == _FREE:
+            new[key] = _check_generic(key, value, depth, budget)
         else:
             new[key] = _check_leaf(key, value, node)
     return new
+
+
+def merge_state(base: Mapping[str, Any], updates: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with the partial state ``updates`` merged in (validated; base untouched).
+
+    The one path resolution of the package: twin updates, manual input and the state
+    overrides of a simulation's ``parameters`` all go through it. Keys may be dotted
+    paths (``{"production_line.temperature": 23.0}`` is
+    ``{"production_line": {"temperature": 23.0}}``); nested mappings merge deeply.
+
+    Raises
+    ------
+    StateValidationError
+        Naming the dotted path of the first problem: an unknown field (with a did-you-mean
+        hint; free-form data goes under :data:`EXTRA`), a value of the wrong type or out
+        of its physical range, a number that is not a finite double, or an update nested
+        deeper than :data:`MAX_DEPTH`, larger than :data:`MAX_ITEMS` or with text longer
+        than :data:`MAX_TEXT`.
+
+    >>> s = merge_state(default_state(), {"production_line.temperature": 25.5})
+    >>> s["production_line"]["temperature"]
+    25.5
+    >>> merge_state(s, {"production_line": {"temprature": 23}})
+    Traceback (most recent call last):
+    ...
+    circman_kernel.core.errors.StateValidationError: production_line.temprature: unknown field; did you mean 'temperature'? (free-form data goes under 'extra') (got 23)
+    """
+    if not isinstance(updates, Mapping):
+        raise StateValidationError(
+            f"updates must be a mapping, got {type(updates).__name__}", path="", value=updates
+        )
+    try:
+        return _merge(base if type(base) is dict else dict(base), updates, SCHEMA)
+    except _Invalid as exc:
+        raise exc.to_error() from None
 
 
 def validated_copy(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -282,18 +282,18 @@ def test_get_path_and_copy_state():
 
 def test_concurrent_updates_are_all_applied():
     m = StateManager(history_length=10_000)
-    m.set_state({"timestamp": ts(0), "counter": {}})
+    m.set_state({"timestamp": ts(0), "extra": {"counter": {}}})
 
     def worker(k: int) -> None:
         for i in range(500):
-            m.update_state({"counter": {f"w{k}_{i}": i}})
+            m.update_state({"extra": {"counter": {f"w{k}_{i}": i}}})
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(m.get_current_state()["counter"]) == 2000
+    assert len(m.get_current_state()["extra"]["counter"]) == 2000
     assert len(m) == 2000
 
 
