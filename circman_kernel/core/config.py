@@ -76,9 +76,10 @@ class CircmanConfig(BaseModel):
     @property
     def config_hash(self) -> str:
         """Return a 16-hex-digit SHA-256 of the contents, independent of key order."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        data = self.to_dict()
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-        config_snapshots.remember(digest, canonical)  # the store keeps it with the run
+        config_snapshots.remember(digest, data)  # the store keeps it with the run
         return digest
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> CircmanConfig:
