@@ -6,8 +6,8 @@ configuration was hashed in this process (:mod:`circman_kernel.core.config_snaps
 run's own transaction (once per hash), so the run can be re-run after ``configs/`` changed.
 
 Re-running needs the simulation, the optimiser and the LCA, which sit above the store;
-they register one re-runner per run kind here (:func:`register`) when the package is
-imported, and :meth:`StoreConfigs.rerun` dispatches to them. What a re-run reports is a
+they register one re-runner per run kind in :mod:`circman_kernel.core.reruns`, and
+:meth:`StoreConfigs.rerun` dispatches to them. What a re-run reports is a
 :class:`RerunReport`: identical, or the first difference (variable, step, both values).
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from circman_kernel.core import config_snapshots
+from circman_kernel.core import config_snapshots, reruns
 from circman_kernel.core.config import CircmanConfig, load_config
 from circman_kernel.core.errors import StoreError
 from circman_kernel.core.version import __version__
@@ -35,36 +35,7 @@ __all__ = [
     "StoreConfigs",
     "first_difference",
     "first_trajectory_difference",
-    "register",
-    "rerunnable_kinds",
 ]
-
-#: run kind -> re-runner ``fn(store, run, config) -> (difference or None, detail text)``
-Rerunner = Callable[[Any, Mapping[str, Any], CircmanConfig], "tuple[Difference | None, str]"]
-_RERUNNERS: dict[str, Rerunner] = {}
-_LOADERS: list[Callable[[], None]] = []
-
-
-def register(kind: str, rerunner: Rerunner) -> None:
-    """Make ``rerunner`` the way to re-run stored runs of ``kind``."""
-    _RERUNNERS[kind] = rerunner
-
-
-def add_loader(loader: Callable[[], None]) -> None:
-    """Call ``loader`` (which registers re-runners) the first time a re-run is asked for."""
-    _LOADERS.append(loader)
-
-
-def rerunnable_kinds() -> tuple[str, ...]:
-    """Return the run kinds that can be re-run (loading the re-runners first)."""
-    _load()
-    return tuple(sorted(_RERUNNERS))
-
-
-def _load() -> None:
-    while _LOADERS:
-        _LOADERS.pop(0)()
-
 
 @dataclass(frozen=True)
 class Difference:
@@ -193,12 +164,11 @@ class StoreConfigs:
             or a configuration that was not kept.
         """
         run = self.get_run(run_id)
-        _load()
-        rerunner = _RERUNNERS.get(run["kind"])
+        rerunner = reruns.rerunner(run["kind"])
         if rerunner is None:
             raise StoreError(
                 f"runs of kind {run['kind']!r} cannot be re-run (run {run_id}); "
-                f"re-runnable kinds: {', '.join(sorted(_RERUNNERS)) or 'none registered'}"
+                f"re-runnable kinds: {', '.join(reruns.kinds()) or 'none registered'}"
             )
         config, source = self.run_config(run)
         notes = []
