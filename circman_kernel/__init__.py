@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from circman_kernel.core import reruns as _reruns
 from circman_kernel.core.version import __version__
 
 # public name -> module that defines it
@@ -40,6 +41,14 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+
+def _load_rerunners() -> None:
+    # RunStore.rerun needs the simulation, optimiser and LCA: loaded on the first re-run
+    importlib.import_module("circman_kernel.cli.rerunners")
+
+
+_reruns.add_loader(_load_rerunners)
 
 
 def __getattr__(name: str) -> Any:
