@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from circman_kernel.cli import rerun as rerun_command
 from circman_kernel.store.schema import KINDS
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--kind", action="append", choices=KINDS, help="only runs of this kind")
         p.add_argument("--since", help="only runs created at or after this ISO time (UTC)")
         p.set_defaults(func=func)
+
+    rerun_command.register(rsub)
 
 
 def _store(args: argparse.Namespace) -> RunStore:
