@@ -15,14 +15,24 @@ KPIs (energy, ``final_power_kw``) all come from it. With
 physical ranges) are kept beside it as ``measurements``, and
 :meth:`~circman_kernel.simulation.results.SimulationResult.observed` gives a state as the sensors would report it.
 
+The manual's calls work as written (section 5): ``SimulationEngine(state_manager)`` starts
+runs from that manager's current state, ``parameters`` may override the state itself
+(``{"production_line": {"temperature": 25.5}}`` or ``{"production_line.temperature":
+25.5}``) beside the model's parameter names, and a Monte Carlo result is also the list of
+``{"iteration", "parameters", "states"}`` dicts of section 5.4.
+
 >>> engine = SimulationEngine()
 >>> res = engine.run_simulation(steps=3, seed=1)
 >>> len(res), res[0]["production_line"]["status"]
 (4, 'running')
+>>> res = engine.run_simulation(3, parameters={"production_line.temperature": 25.5}, seed=1)
+>>> res[0]["production_line"]["temperature"]
+25.5
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import time
@@ -34,7 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from circman_kernel.core.errors import ParameterError, StateValidationError
+from circman_kernel.core.config import CircmanConfig
+from circman_kernel.core.errors import NotInitializedError, ParameterError, StateValidationError
+from circman_kernel.core.state_schema import SCHEMA, merge_state
 from circman_kernel.simulation import process as pm
 from circman_kernel.simulation.chunks import _map, _seed_record, as_seed_sequence, run_columns
 from circman_kernel.simulation.results import (
@@ -44,7 +56,7 @@ from circman_kernel.simulation.results import (
     state_to_vector,
 )
 
-__all__ = ["UNCERTAIN_PARAMETERS", "SimulationEngine"]
+__all__ = ["UNCERTAIN_PARAMETERS", "SimulationEngine", "split_parameters"]
 
 log = logging.getLogger("circman.simulation")
 
@@ -94,6 +106,57 @@ def _default_state(config: Any) -> dict[str, Any]:
     return default_state(config)
 
 
+def split_parameters(
+    parameters: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(model parameters, state overrides)`` of a run's ``parameters``.
+
+    A model parameter (:data:`~circman_kernel.simulation.process.PARAMETERS`) or
+    ``status`` is a setting; a nested mapping, a dotted path or a top-level state field
+    (``"production_line"``, ``"production_line.temperature"``, ``"batch_id"``) overrides
+    the initial state. Anything else raises :class:`ParameterError` with a did-you-mean.
+
+    >>> split_parameters({"cycle_time": 25.0, "production_line.temperature": 25.5})
+    ({'cycle_time': 25.0}, {'production_line.temperature': 25.5})
+    """
+    model: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    for name, value in (parameters or {}).items():
+        if name in pm.PARAMETERS or name == "status":
+            model[name] = value
+        elif isinstance(name, str) and (name in SCHEMA or "." in name):
+            overrides[name] = value
+        else:
+            valid = (*pm.PARAMETERS, "status", *SCHEMA)
+            hint = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.6)
+            raise ParameterError(
+                f"unknown parameter {name!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; valid names: {', '.join(sorted(pm.PARAMETERS))}, status, or a state "
+                "path such as 'production_line.temperature'",
+                name=str(name),
+                value=value,
+            )
+    return model, overrides
+
+
+def _flat_overrides(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return the state overrides of ``parameters`` as dotted paths (as a run stores them)."""
+    _, overrides = split_parameters(parameters)
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        else:
+            out[prefix] = value
+
+    for name, value in overrides.items():
+        walk(name, value)
+    return out
+
+
 # --------------------------------------------------------------------------- the engine
 
 
@@ -102,19 +165,62 @@ class SimulationEngine:
 
     Parameters
     ----------
+    state_manager : StateManager, DigitalTwin or CircmanConfig, optional
+        The manual's first argument (section 5.1): with a ``StateManager`` (or a
+        ``DigitalTwin``), a run without ``initial_state`` starts from its current state;
+        a twin also lends its configuration. A ``CircmanConfig`` here is the
+        configuration (as ``config=``). Anything else is a ``TypeError``.
     config : CircmanConfig, optional
-        Default: :func:`circman_kernel.core.config.load_config`.
+        Default: the twin's, else :func:`circman_kernel.core.config.load_config`.
     store : RunStore, optional
         When given, every run is saved (kinds ``"simulation"`` and ``"monte_carlo"``).
     """
 
-    def __init__(self, config: Any = None, *, store: Any = None) -> None:
+    def __init__(self, state_manager: Any = None, *, config: Any = None, store: Any = None) -> None:
+        source = None
+        if isinstance(state_manager, CircmanConfig):
+            if config is not None:
+                raise TypeError("SimulationEngine: the configuration is given twice")
+            config = state_manager
+        elif state_manager is not None:
+            # The twin sits above the simulation (it composes the engine), so both are
+            # recognised by what they offer, not by class.
+            twin_like = hasattr(state_manager, "state_manager") and isinstance(
+                getattr(state_manager, "config", None), CircmanConfig
+            )
+            if not callable(getattr(state_manager, "get_current_state", None)):
+                raise TypeError(
+                    "SimulationEngine(state_manager): expected a StateManager, a DigitalTwin "
+                    f"or a CircmanConfig (or nothing), got {type(state_manager).__name__}"
+                )
+            source = state_manager
+            if twin_like and config is None:
+                config = state_manager.config
         if config is None:
             from circman_kernel.core.config import load_config
 
             config = load_config()
         self.config = config
         self.store = store
+        self.state_manager = source
+
+    def current_state(self) -> dict[str, Any] | None:
+        """Return the state manager's current state (``None`` without a state manager).
+
+        Raises
+        ------
+        NotInitializedError
+            If the state manager holds no state yet (or the twin is not initialized).
+        """
+        if self.state_manager is None:
+            return None
+        state = self.state_manager.get_current_state()
+        if state is None:
+            raise NotInitializedError(
+                "the engine's state manager has no state yet; call set_state(...) first "
+                "or pass initial_state"
+            )
+        return state
 
     # ---------------------------------------------------------------- parameters
 
@@ -131,10 +237,15 @@ class SimulationEngine:
     ) -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
         """Return (initial state copy, state vector, validated parameters) of a run.
 
+        ``parameters`` holds model parameters (:meth:`parameter_names`) and state
+        overrides: nested (``{"production_line": {"temperature": 25.5}}``) or dotted
+        (``{"production_line.temperature": 25.5}``), applied to the initial state through
+        :func:`~circman_kernel.core.state_schema.merge_state` before the first step.
+
         Raises
         ------
         ParameterError
-            Unknown names (listing the valid ones), non-finite or out-of-range values.
+            Unknown names (with a did-you-mean hint), non-finite or out-of-range values.
         StateValidationError
             A state value of the wrong type or out of range, or a ``timestamp`` that is
             not ISO 8601 (the message names the path and the value).
@@ -145,7 +256,8 @@ class SimulationEngine:
                 name="parameters",
                 value=parameters,
             )
-        given = pm.validate_parameters(parameters or {}, extra=("status",))
+        model, overrides = split_parameters(parameters)
+        given = pm.validate_parameters(model, extra=("status",))
         status = given.pop("status", None)
         if status is not None and status not in _STATUSES:
             raise ParameterError(
@@ -154,6 +266,8 @@ class SimulationEngine:
                 value=status,
             )
         defaults = _default_state(self.config)
+        if initial_state is None:
+            initial_state = self.current_state()
         if initial_state is None:
             state = defaults
         elif isinstance(initial_state, Mapping):
@@ -166,6 +280,9 @@ class SimulationEngine:
                 path="",
                 value=initial_state,
             )
+        if overrides:
+            # the manual's _apply_parameters: the state is changed before the first step
+            state = merge_state(state, overrides)
         x0 = state_to_vector(state, defaults)
         if "timestamp" in state:
             from circman_kernel.core.state_schema import parse_timestamp
@@ -217,9 +334,12 @@ class SimulationEngine:
         steps : int, optional
             Default ``SIMULATION_PARAMETERS.default_simulation_steps``.
         initial_state : dict, optional
-            A twin state (not modified); default :func:`circman_kernel.core.state_schema.default_state`.
+            A twin state (not modified); default: the state manager's current state, else
+            :func:`circman_kernel.core.state_schema.default_state`.
         parameters : dict, optional
-            Overrides of :meth:`parameter_names`; ``status`` is ``"running"`` or ``"idle"``.
+            Overrides of :meth:`parameter_names` (``status`` is ``"running"`` or
+            ``"idle"``) and of the initial state, nested or as dotted paths
+            (``"production_line.temperature"``; see :meth:`resolve`).
         seed : int, numpy Generator or None
             Same seed, same result.
         running : sequence of bool, optional
@@ -243,7 +363,7 @@ class SimulationEngine:
             result.run_id = self.store.save_run(
                 "simulation",
                 name=name,
-                parameters={**params, "steps": steps},
+                parameters={**params, **_flat_overrides(parameters), "steps": steps},
                 seed=result.seed,
                 config_hash=self.config.config_hash,
                 tags=tuple(tags),
@@ -338,14 +458,16 @@ class SimulationEngine:
                 outputs[0][2] if len(outputs) == 1 else np.concatenate([o[2] for o in outputs], 2)
             )
         result = MonteCarloResult(
-            traj, draws, params, _seed_record(ss), float(uncertainty), measurements=measured
-        )
+            traj, draws, params, _seed_record(ss), float(uncertainty), measurements=measured,
+            initial_state=state,
+        )  # fmt: skip
         if self.store is not None:
             kpi_table = result.kpis()
             result.run_id = self.store.save_run(
                 "monte_carlo",
                 name=name,
-                parameters={**params, "steps": steps, "iterations": iterations,
+                parameters={**params, **_flat_overrides(parameters), "steps": steps,
+                            "iterations": iterations,
                             "uncertainty": float(uncertainty), "chunk_size": chunk_size},
                 seed=result.seed,
                 config_hash=self.config.config_hash,

@@ -283,12 +283,17 @@ def _vector_to_state(
     return state
 
 
-class MonteCarloResult:
+class MonteCarloResult(Sequence):
     """Trajectories of many iterations, ``trajectories``: ``(steps + 1, n_vars, iterations)``.
 
     ``parameter_draws`` holds each iteration's varied parameters (iteration x parameter).
     Trajectories and KPIs are the true state; ``measurements`` the sensor readings (see
     :class:`SimulationResult`).
+
+    It is also the manual's list (section 5.4): ``len(result)`` is the number of
+    iterations and item ``i`` is ``{"iteration": i, "parameters": {...}, "states": [...]}``,
+    the iteration's varied parameters and its ``steps + 1`` states. The dicts are built
+    when an item is read, never before, so the arrays and frames cost nothing extra.
     """
 
     def __init__(
@@ -300,6 +305,7 @@ class MonteCarloResult:
         uncertainty: float,
         run_id: str | None = None,
         measurements: np.ndarray | None = None,
+        initial_state: Mapping[str, Any] | None = None,
     ) -> None:
         self.trajectories = trajectories
         self.parameter_draws = parameter_draws
@@ -308,6 +314,42 @@ class MonteCarloResult:
         self.uncertainty = uncertainty
         self.run_id = run_id
         self._measurements = measurements
+        self.initial_state = {} if initial_state is None else initial_state
+
+    # -- the manual's list of iterations ------------------------------------------------
+    def __len__(self) -> int:
+        return self.trajectories.shape[2]
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]
+        return {
+            "iteration": i,
+            "parameters": self.varied_parameters(i),
+            "states": list(self.run(i)),
+        }
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self[i] for i in range(len(self)))
+
+    def varied_parameters(self, iteration: int) -> dict[str, float]:
+        """Return the parameters drawn for one iteration (name -> value)."""
+        row = self.parameter_draws.iloc[iteration]
+        return {str(k): float(v) for k, v in row.items()}
+
+    def run(self, iteration: int) -> SimulationResult:
+        """Return one iteration as a :class:`SimulationResult` (states built on access)."""
+        i = range(len(self))[iteration]
+        measured = None if self._measurements is None else self._measurements[:, :, i]
+        return SimulationResult(
+            self.trajectories[:, :, i],
+            self.initial_state,
+            {**self.parameters, **self.varied_parameters(i)},
+            self.seed,
+            run_id=self.run_id,
+            measurements=measured,
+        )
 
     @property
     def measurements(self) -> np.ndarray:

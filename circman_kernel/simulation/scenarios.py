@@ -27,7 +27,7 @@ import pandas as pd
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.simulation import process as pm
 from circman_kernel.simulation.chunks import _map, as_seed_sequence
-from circman_kernel.simulation.engine import SimulationEngine
+from circman_kernel.simulation.engine import SimulationEngine, split_parameters
 from circman_kernel.simulation.recurrences import draw_noise, simulate
 from circman_kernel.simulation.results import SimulationResult, trajectory_kpis
 
@@ -64,7 +64,11 @@ def _check_name(name: Any) -> str:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A named what-if: parameter overrides (see ``SimulationEngine.parameter_names``)."""
+    """A named what-if: parameter overrides (see ``SimulationEngine.parameter_names``).
+
+    ``parameters`` may also override the initial state, nested or by dotted path
+    (``{"production_line.temperature": 25.5}``), as ``run_simulation`` accepts.
+    """
 
     name: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -119,17 +123,22 @@ def run_columns_kpis(
     chunk_size: int = 4096,
     common_noise: bool = False,
     progress: bool = False,
+    x0: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Run every row of ``table`` (parameter overrides) as one column; return KPIs per row.
 
     Rows are validated first (a ParameterError names the bad column). Chunks of
     ``chunk_size`` rows get seeds from ``SeedSequence(seed).spawn``; with
     ``common_noise`` every row sees the same noise draws (fair what-if comparisons).
+    ``x0`` (``(n_vars, len(table))``) gives each row its own initial state vector
+    (scenarios that override the state); default: ``initial_state``'s for every row.
     """
-    state, x0, params = engine.resolve(initial_state, None)
+    state, x_start, params = engine.resolve(initial_state, None)
     params.pop("status", None)
     columns: dict[str, Any] = {}
-    running0 = np.full(len(table), x0[pm.RUNNING])
+    if x0 is None:
+        x0 = np.repeat(x_start[:, None], len(table), axis=1)
+    running0 = x0[pm.RUNNING].copy()
     for name in table.columns:
         if name == "status":
             values = table[name].tolist()
@@ -159,7 +168,7 @@ def run_columns_kpis(
         chunk = {
             k: (v[lo:hi] if isinstance(v, np.ndarray) and v.ndim else v) for k, v in merged.items()
         }
-        x = np.repeat(x0[:, None], hi - lo, axis=1)
+        x = x0[:, lo:hi].copy()
         x[pm.RUNNING] = running0[lo:hi]
         tasks.append(
             {
@@ -342,9 +351,10 @@ class ScenarioManager:
         names = [s.name for s in items]
         if len(set(names)) != len(names):
             raise ParameterError(f"scenario names repeat: {names}", name="scenarios")
-        for sc in items:
-            self._validate(sc)
-        table = pd.DataFrame([dict(sc.parameters) for sc in items])
+        # Each scenario resolved as a lone run of it would be: its model parameters and,
+        # when it overrides the state (nested or dotted paths), its own initial state.
+        resolved = [self.engine.resolve(initial_state, sc.parameters) for sc in items]
+        table = pd.DataFrame([split_parameters(sc.parameters)[0] for sc in items])
         steps = (
             steps
             if steps is not None
@@ -355,17 +365,12 @@ class ScenarioManager:
         # A parameter one scenario sets and another leaves out must take, in the other,
         # the value a lone run of it would: the one resolved from initial_state (e.g.
         # its cycle_time and status), not the configuration's default.
-        filled = table.copy()
-        _, x0, defaults = self.engine.resolve(initial_state, None)
-        status0 = "running" if x0[pm.RUNNING] > 0.5 else "idle"
+        filled = table.drop(columns=["status"], errors="ignore")  # in x0's running row
         for col in filled.columns:
-            if col == "status":
-                filled[col] = [v if isinstance(v, str) else status0 for v in filled[col]]
-            else:
-                filled[col] = filled[col].astype(float).fillna(defaults[col])
+            filled[col] = [params[col] for _, _, params in resolved]
         kpis = run_columns_kpis(
             self.engine, filled, steps=steps, initial_state=initial_state, seed=seed,
-            common_noise=True,
+            common_noise=True, x0=np.column_stack([x for _, x, _ in resolved]),
         )  # fmt: skip
         frame = pd.DataFrame(
             {k: kpis[k] for k in COMPARE_KPIS if k in kpis}, index=pd.Index(names, name="scenario")
