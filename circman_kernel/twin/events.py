@@ -1,7 +1,8 @@
 """The twin's event bus: :class:`EventManager`, its subscriptions, delivery and persistence.
 
 An :class:`EventManager` belongs to one twin (no singleton). Handlers subscribe with an
-optional category and minimum severity; a handler that raises does not stop delivery to
+optional category and either one severity (``severity=``, the manual's per-severity lists)
+or a minimum (``min_severity=``, that severity or worse); a handler that raises does not stop delivery to
 the others: the failure is logged, kept in :attr:`EventManager.errors` and published as an
 ``error`` event. Handlers and store writes run outside the bus's lock, so a slow handler or
 a slow database never holds up another thread's ``publish``. With a store and
@@ -52,6 +53,23 @@ class SubscriberError:
 
 
 Handler = Callable[[Event], Any]
+
+
+def _subscription(
+    category: Any, severity: Any, min_severity: Any
+) -> tuple[EventCategory | None, EventSeverity | None, EventSeverity | None]:
+    if severity is not None and min_severity is not None:
+        raise ParameterError(
+            "give severity= (that severity only) or min_severity= (that severity or worse), "
+            "not both",
+            name="severity",
+            value=severity,
+        )
+    return (
+        None if category is None else _category(category),
+        None if severity is None else _severity(severity),
+        None if min_severity is None else _severity(min_severity),
+    )
 
 
 class _Pending:
@@ -154,7 +172,10 @@ class EventManager:
         self.errors: deque[SubscriberError] = deque(maxlen=1000)
         self._lock = threading.RLock()
         self._events: deque[Event] = deque()
-        self._subscribers: list[tuple[Handler, EventCategory | None, EventSeverity | None]] = []
+        # (handler, category, exact severity, minimum severity); None matches any
+        self._subscribers: list[
+            tuple[Handler, EventCategory | None, EventSeverity | None, EventSeverity | None]
+        ] = []
         self._outbox: deque[Event] = deque()  # recorded, not yet delivered
         self._delivering = False  # a thread is draining the outbox
         self._pending = _Pending(store, self._lock)
@@ -186,25 +207,33 @@ class EventManager:
         handler: Handler,
         category: EventCategory | str | None = None,
         severity: EventSeverity | str | None = None,
+        *,
+        min_severity: EventSeverity | str | None = None,
     ) -> None:
-        """Call ``handler(event)`` for events of ``category`` with at least ``severity``."""
+        """Call ``handler(event)`` for the events of ``category`` and severity.
+
+        ``severity`` selects that severity only, as the manual's per-severity subscriber
+        lists do (section 6.2): ``severity=EventSeverity.WARNING`` delivers warnings, not
+        errors. ``min_severity`` selects that severity or worse (``"warning"``: warnings,
+        errors and critical events). Give one of the two, or neither for every severity.
+        """
         if not callable(handler):
             raise ParameterError(f"handler must be callable, got {handler!r}", name="handler")
-        cat = None if category is None else _category(category)
-        sev = None if severity is None else _severity(severity)
+        key = _subscription(category, severity, min_severity)
         with self._lock:
             # a new list, never mutated: a delivery in progress keeps its snapshot
-            self._subscribers = [*self._subscribers, (handler, cat, sev)]
+            self._subscribers = [*self._subscribers, (handler, *key)]
 
     def unsubscribe(
         self,
         handler: Handler,
         category: EventCategory | str | None = None,
         severity: EventSeverity | str | None = None,
+        *,
+        min_severity: EventSeverity | str | None = None,
     ) -> None:
         """Remove ``handler``'s subscriptions (only the matching ones if filters are given)."""
-        cat = None if category is None else _category(category)
-        sev = None if severity is None else _severity(severity)
+        cat, sev, least = _subscription(category, severity, min_severity)
         with self._lock:
             self._subscribers = [
                 s
@@ -213,6 +242,7 @@ class EventManager:
                     s[0] == handler
                     and (cat is None or s[1] == cat)
                     and (sev is None or s[2] == sev)
+                    and (least is None or s[3] == least)
                 )
             ]
 
@@ -276,9 +306,11 @@ class EventManager:
 
     def _deliver(self, event: Event, subscribers: list) -> None:
         failures = None
-        for handler, cat, sev in subscribers:
-            if (cat is None or cat is event.category) and (
-                sev is None or _RANK[event.severity.value] >= _RANK[sev.value]
+        for handler, cat, sev, least in subscribers:
+            if (
+                (cat is None or cat is event.category)
+                and (sev is None or sev is event.severity)
+                and (least is None or _RANK[event.severity.value] >= _RANK[least.value])
             ):
                 try:
                     handler(event)

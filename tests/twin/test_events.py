@@ -72,7 +72,7 @@ def test_subscribe_filters_by_category_and_minimum_severity():
     everything, thresholds, serious = [], [], []
     bus.subscribe(everything.append)
     bus.subscribe(thresholds.append, category="threshold")
-    bus.subscribe(serious.append, severity=EventSeverity.ERROR)
+    bus.subscribe(serious.append, min_severity=EventSeverity.ERROR)
     bus.publish(Event(category="system", severity="info"))
     bus.publish(ThresholdEvent("p", 1.0, 2.0))
     bus.publish(Event(category="lca", severity="critical"))
@@ -319,3 +319,22 @@ def test_pending_events_reach_the_store_when_the_interpreter_exits(tmp_path, db_
 
     rows = RunStore(db_path).query("SELECT category, details FROM events ORDER BY timestamp")
     assert rows["category"].tolist() == ["system", "threshold", "threshold"]
+
+
+def test_severity_subscription_is_exact_and_min_severity_is_this_or_worse():
+    bus = EventManager()
+    warnings, at_least_warning = [], []
+    bus.subscribe(warnings.append, severity=EventSeverity.WARNING)
+    bus.subscribe(at_least_warning.append, min_severity="warning")
+    for sev in ("info", "warning", "error", "critical"):
+        bus.publish(Event(category="system", severity=sev))
+    assert [e.severity.value for e in warnings] == ["warning"]
+    assert [e.severity.value for e in at_least_warning] == ["warning", "error", "critical"]
+    bus.unsubscribe(at_least_warning.append, min_severity="error")  # not that subscription
+    bus.unsubscribe(warnings.append, severity="warning")
+    bus.publish(Event(severity="warning"))
+    assert len(warnings) == 1 and len(at_least_warning) == 4
+    with pytest.raises(ParameterError, match="not both"):
+        bus.subscribe(print, severity="warning", min_severity="error")
+    with pytest.raises(ParameterError, match="severity"):
+        bus.subscribe(print, min_severity="loud")
