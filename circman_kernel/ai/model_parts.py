@@ -270,7 +270,12 @@ def _join(production: Any, quality: Any) -> pd.DataFrame:
         return prod.reset_index(drop=True)
     qual = _as_frame(quality)
     if "batch_id" in prod.columns and "batch_id" in qual.columns:
-        data = prod.merge(qual, on="batch_id", how="inner", suffixes=("", "__quality"))
+        # Plant exports stamp both tables (production time, inspection time): id columns
+        # are not data, so the production table's are kept and the quality table's dropped.
+        ids = [c for c in qual.columns if c in _ID_COLUMNS and c != "batch_id" and c in prod]
+        data = prod.merge(
+            qual.drop(columns=ids), on="batch_id", how="inner", suffixes=("", "__quality")
+        )
         if len(data) != len(prod):
             raise ParameterError(
                 f"quality_data matches {len(data)} of {len(prod)} production batches on "

@@ -144,6 +144,18 @@ def test_quality_table_joins_on_batch_id(history: tuple[pd.DataFrame, pd.DataFra
     assert a["efficiency_r2"] == pytest.approx(b["efficiency_r2"])
     with pytest.raises(ParameterError, match="matches 599 of 600"):
         ManufacturingModel().train_optimization_model(production, quality.iloc[1:])
+    # plant exports stamp both tables; the stamps differ and are not features
+    stamped_p = production.assign(timestamp=pd.date_range("2025-02-24", periods=600, freq="h"))
+    stamped_q = shuffled.assign(timestamp=pd.date_range("2025-03-01", periods=600, freq="h"))
+    model = ManufacturingModel()
+    c = model.train_optimization_model(stamped_p, stamped_q)
+    assert c["efficiency_r2"] == pytest.approx(a["efficiency_r2"])
+    assert "timestamp" not in model.feature_names_
+    # a data column in both tables is still ambiguous
+    with pytest.raises(ParameterError, match=r"\['cycle_time'\] appear in both"):
+        ManufacturingModel().train_optimization_model(
+            production, quality.assign(cycle_time=production["cycle_time"])
+        )
 
 
 @pytest.mark.parametrize("estimator", ["polynomial", "random_forest"])
