@@ -18,7 +18,7 @@ def register(rsub: argparse._SubParsersAction) -> None:
     p = rsub.add_parser(
         "rerun",
         help="re-run a stored run from its seed, parameters and configuration snapshot",
-        description="Re-execute a stored simulation, Monte Carlo, scenario, sweep, "
+        description="Re-execute a stored simulation, Monte Carlo, scenario, sweep, replay, "
         "optimisation or LCA run with the configuration it was stored with and report "
         "'identical' or the first difference. Exit status 0 when identical, 1 otherwise.",
     )

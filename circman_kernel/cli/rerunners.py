@@ -59,6 +59,12 @@ def initial_state_from_trajectory(
     if "iteration" in first:
         first = first[first["iteration"] == first["iteration"].min()]
     x0 = dict(zip(first["variable"].astype(str), first["value"].astype(float), strict=True))
+    missing = [v for v in ("production_line.temperature", "production_line.running") if v not in x0]
+    if missing:
+        raise StoreError(
+            "the run kept no initial state (its trajectories have no step 0 of "
+            f"{', '.join(missing)}): it cannot be re-run"
+        )
     state = default_state(config)
     line = state["production_line"]
     for key in _LINE:
@@ -99,13 +105,14 @@ def _engine(config: Any) -> Any:
 def _simulation(store: Any, run: dict[str, Any], config: Any) -> tuple[Difference | None, str]:
     from circman_kernel.simulation.results import _long_frame
 
+    seed = _seed(run)
     stored = store.trajectories(run["id"])
     params = dict(run["parameters"])
     steps = int(params.pop("steps"))
     engine = _engine(config)
     given = {k: v for k, v in params.items() if k in engine.parameter_names()}
     state = initial_state_from_trajectory(stored, params, config)
-    result = engine.run_simulation(steps, state, given, seed=_seed(run))
+    result = engine.run_simulation(steps, state, given, seed=seed)
     diff = _parameter_difference(params, result.parameters)
     diff = diff or first_trajectory_difference(stored, _long_frame(result.trajectory[:, :, None]))
     diff = diff or _kpi_difference(run["kpis"], result.kpis())
@@ -115,6 +122,7 @@ def _simulation(store: Any, run: dict[str, Any], config: Any) -> tuple[Differenc
 def _monte_carlo(store: Any, run: dict[str, Any], config: Any) -> tuple[Difference | None, str]:
     from circman_kernel.simulation.engine import UNCERTAIN_PARAMETERS
 
+    seed = _seed(run)
     stored = store.trajectories(run["id"])
     params = dict(run["parameters"])
     steps, iterations = int(params.pop("steps")), int(params.pop("iterations"))
@@ -137,7 +145,7 @@ def _monte_carlo(store: Any, run: dict[str, Any], config: Any) -> tuple[Differen
     if "status" in params:
         given["status"] = params["status"]
     result = engine.run_monte_carlo_simulation(
-        steps, state, given, iterations, uncertainty, seed=_seed(run), chunk_size=chunk_size
+        steps, state, given, iterations, uncertainty, seed=seed, chunk_size=chunk_size
     )
     diff = _parameter_difference(params, result.parameters)
     diff = diff or first_trajectory_difference(stored, result.to_frame())
@@ -242,7 +250,33 @@ def _lca(store: Any, run: dict[str, Any], config: Any) -> tuple[Difference | Non
     return diff, f"batch {run.get('name') or '(unnamed)'}"
 
 
+def _replay(store: Any, run: dict[str, Any], config: Any) -> tuple[Difference | None, str]:
+    from circman_kernel.core.paths import data_dir
+    from circman_kernel.store.run_store import RunStore
+    from circman_kernel.twin.digital_twin import DigitalTwin
+    from circman_kernel.twin.sources import CSVReplaySource
+    from circman_kernel.twin.sync import Synchronizer
+
+    source = str(run["parameters"].get("source", ""))
+    path = data_dir() / source.removeprefix("csv:")
+    if not source.startswith("csv:") or not path.is_file():
+        raise StoreError(
+            f"run {run['id']} replayed {source or 'an unnamed source'}; only CSV files in "
+            f"{data_dir()} can be replayed again"
+        )
+    # the replay is recorded into a scratch store and compared reading by reading
+    with RunStore(":memory:") as scratch:
+        twin = DigitalTwin(config, store=scratch, name=run["parameters"].get("twin"))
+        twin.initialize()
+        sync = Synchronizer(twin, CSVReplaySource(path))
+        sync.run_batch(record=True)
+        twin.close()
+        replayed = scratch.trajectories(sync.run_id)
+    return first_trajectory_difference(store.trajectories(run["id"]), replayed), f"replayed {path}"
+
+
 _RERUNNERS = {
+    "replay": _replay,
     "simulation": _simulation,
     "scenario": _simulation,
     "monte_carlo": _monte_carlo,
