@@ -21,9 +21,10 @@ import numpy as np
 
 from circman_kernel.ai.model import ManufacturingModel
 from circman_kernel.ai.optimize import ProcessOptimizer
-from circman_kernel.ai.optimize_setup import energy_cap, quality_floor
+from circman_kernel.ai.optimize_setup import energy_cap, parse_constraint, quality_floor
 from circman_kernel.ai.problem import OptimizationResult
 from circman_kernel.ai.surrogate_data import CONTEXT_FEATURES, DECISION_VARIABLES
+from circman_kernel.core.config_schema import PARAMETER_NAMES
 from circman_kernel.core.errors import ParameterError
 
 __all__ = ["AIIntegration"]
@@ -137,11 +138,16 @@ class AIIntegration:
         min_quality: float = 0.9,
         max_energy: float | None = None,
     ) -> dict[str, float]:
-        """Optimise the decision variables from the twin's state; return them.
+        """Optimise the decision variables from the twin's state; return them and every key given.
 
         The decision variables are the model inputs among ``target_temperature``,
         ``temperature_regulation`` and ``cycle_time``; the twin's state (temperature,
-        power, rate) is held fixed. The full result (prediction, honesty check) is
+        power, rate) is held fixed. ``current_params`` may be the manual's
+        ``AI_INTEGRATION.DEFAULT_PARAMETERS`` as they are: decision variables in it are
+        the start values; readings (``energy_used``: the power at the start of the
+        batch) override the twin's; outcomes and names the model does not use
+        (``efficiency``, ``input_amount``, ``thickness_uniformity``) are held. Held keys
+        come back as given and are listed in the result's ``held``. The full result (prediction, honesty check) is
         appended to :attr:`optimization_history` and stored when a store is set.
         ``objective="efficiency"`` adds quality >= ``min_quality``; ``"quality"`` adds
         ``energy_used <= max_energy`` [kW] when given.
@@ -162,23 +168,41 @@ class AIIntegration:
                 value=max_energy,
             )
         state = self.digital_twin.get_current_state()
-        inputs = self.model_inputs(current_params, state)
+        features, targets = self.model.feature_names_, self.model.target_names_
+        inverse = {m: t for t, m in self.parameter_mapping.items()}
+        given: dict[str, Any] = {}  # caller's name -> value, for the model
+        held: dict[str, float] = {}  # caller's name -> value, not optimised
+        if current_params is not None and not isinstance(current_params, Mapping):
+            raise ParameterError(
+                "current_params must be a dict of parameter -> value", name="current_params"
+            )
+        for key, value in (current_params or {}).items():
+            if key in features or inverse.get(key) in features:
+                given[key] = value
+            elif key in targets or key in PARAMETER_NAMES:
+                held[key] = parse_constraint(key, value)[0]  # a finite number
+            else:
+                given[key] = value  # model_inputs names the unknown parameter
+        inputs = self.model_inputs(given, state)
         decision = [n for n in DECISION_VARIABLES if n in inputs]
         if not decision:  # a model with other inputs: optimise what the caller named
-            decision = list(current_params or inputs)
+            decision = [k if k in features else inverse.get(k, k) for k in given] or list(inputs)
         variables = {n: inputs[n] for n in decision}
         fixed = {n: v for n, v in inputs.items() if n not in variables}
+        for key in given:  # a reading the caller gave (energy_used) is the batch's context
+            if (key if key in features else inverse.get(key, key)) not in variables:
+                held[key] = inputs[key if key in features else inverse[key]]
         self.optimizer.initial_state = state
         extra = floor if objective == "efficiency" else cap if objective == "quality" else {}
         result = self.optimizer.optimize_detailed(
-            objective, variables, constraints, fixed=fixed, extra=extra
+            objective, variables, constraints, fixed=fixed, extra=extra, held=held
         )
         self.optimization_history.append(result)
         if self.store is not None:
             self.run_ids.append(
                 save_optimization(self.store, result, self.config, seed=self.optimizer.seed)
             )
-        return dict(result.params)
+        return result.with_held(current_params or {})
 
     def apply_optimized_parameters(
         self, optimized_params: Mapping[str, Any], simulation_steps: int = 10

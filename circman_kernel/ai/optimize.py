@@ -104,14 +104,17 @@ class ProcessOptimizer:
     ) -> dict[str, float]:
         """Minimise the weighted objective of ``OBJECTIVE_WEIGHTS``; return the parameters.
 
-        ``current_params`` names the decision variables and their start values;
-        ``fixed`` holds other model inputs constant (missing ones sit at the training
-        median). L-BFGS-B when only bounds apply, ``SOLVER.constrained_method`` when an
-        outcome is constrained. The full result is :attr:`last_result_`.
+        ``current_params`` names the decision variables and their start values: the
+        model's inputs among them are optimised; the others (outcomes such as
+        ``efficiency``, the manual's ``input_amount`` ...) are held and come back as
+        given, so the manual's ``DEFAULT_PARAMETERS`` work as they are. ``fixed`` holds
+        other model inputs constant (missing ones sit at the training median). L-BFGS-B
+        when only bounds apply, ``SOLVER.constrained_method`` when an outcome is
+        constrained. The full result is :attr:`last_result_` (``held`` names what was
+        not optimised).
         """
-        return dict(
-            self.optimize_detailed("weighted", current_params, constraints, fixed=fixed).params
-        )
+        result = self.optimize_detailed("weighted", current_params, constraints, fixed=fixed)
+        return result.with_held(current_params)
 
     def optimize_for_efficiency(
         self,
@@ -121,16 +124,17 @@ class ProcessOptimizer:
         *,
         fixed: Mapping[str, float] | None = None,
     ) -> dict[str, float]:
-        """Maximise efficiency subject to quality = 1 - defect_rate >= ``min_quality``."""
-        return dict(
-            self.optimize_detailed(
-                "efficiency",
-                current_params,
-                constraints,
-                fixed=fixed,
-                extra=quality_floor(min_quality),
-            ).params
-        )
+        """Maximise efficiency subject to quality = 1 - defect_rate >= ``min_quality``.
+
+        Every key of ``current_params`` comes back (see :meth:`optimize_process_parameters`).
+        """
+        return self.optimize_detailed(
+            "efficiency",
+            current_params,
+            constraints,
+            fixed=fixed,
+            extra=quality_floor(min_quality),
+        ).with_held(current_params)
 
     def optimize_for_quality(
         self,
@@ -140,12 +144,13 @@ class ProcessOptimizer:
         *,
         fixed: Mapping[str, float] | None = None,
     ) -> dict[str, float]:
-        """Maximise quality (minimise defect_rate) subject to energy_used <= ``max_energy`` [kW]."""
-        return dict(
-            self.optimize_detailed(
-                "quality", current_params, constraints, fixed=fixed, extra=energy_cap(max_energy)
-            ).params
-        )
+        """Maximise quality (minimise defect_rate) subject to energy_used <= ``max_energy`` [kW].
+
+        Every key of ``current_params`` comes back (see :meth:`optimize_process_parameters`).
+        """
+        return self.optimize_detailed(
+            "quality", current_params, constraints, fixed=fixed, extra=energy_cap(max_energy)
+        ).with_held(current_params)
 
     # ------------------------------------------------------------- the work
     def optimize_detailed(
@@ -157,11 +162,14 @@ class ProcessOptimizer:
         fixed: Mapping[str, float] | None = None,
         extra: Mapping[str, tuple[float, float]] | None = None,
         honesty: bool = True,
+        held: Mapping[str, float] | None = None,
     ) -> OptimizationResult:
         """Solve one problem; return the full :class:`~circman_kernel.ai.problem.OptimizationResult`.
 
         ``objective`` is ``"weighted"``, ``"efficiency"`` or ``"quality"``; ``extra``
-        adds outcome constraints (intersected with the configured ones).
+        adds outcome constraints (intersected with the configured ones). Names of
+        ``current_params`` the model cannot move are held (``result.held``), as are the
+        caller's ``held`` (values it kept out of the problem).
         """
         start_time = time.perf_counter()
         problem = self.build_problem(
@@ -220,6 +228,7 @@ class ProcessOptimizer:
             out_of_training_range=outside,
             solver=info,
             constraints=problem.constraints,
+            held={**(held or {}), **problem.held},
         )
         if honesty and self.simulator is not None:
             result = replace(result, honesty=honesty_check(self, problem, result))

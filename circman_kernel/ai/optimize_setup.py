@@ -8,6 +8,8 @@ equality when given as one number (:func:`parse_constraint`). Bounds merge, in i
 priority: ``AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS``, ``optimization.json``
 ``DEFAULT_CONSTRAINTS`` and the call's ``constraints``; :func:`quality_floor` and
 :func:`energy_cap` are the outcome constraints the manual's single objectives add.
+:func:`split_current` takes the manual's parameter sets as they are: what the model
+cannot move is held and reported (``OptimizationResult.held``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from circman_kernel.core.config import _unknown_key_message
 from circman_kernel.core.config_schema import PARAMETER_NAMES
 from circman_kernel.core.errors import ConfigError, OptimizationError, ParameterError
 
-__all__ = ["build_problem", "energy_cap", "parse_constraint", "quality_floor"]
+__all__ = ["build_problem", "energy_cap", "parse_constraint", "quality_floor", "split_current"]
 
 _OBJECTIVES = {"weighted": None, "efficiency": "efficiency", "quality": "defect_rate"}
 
@@ -112,6 +114,49 @@ def _params(
     return out
 
 
+def split_current(
+    values: Any, features: tuple[str, ...], targets: tuple[str, ...]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Return ``(to optimise, held)`` of a call's ``current_params``.
+
+    The model's inputs are optimised. Names the model cannot move but the manual uses
+    (its outcomes such as ``efficiency``, its ``DEFAULT_PARAMETERS`` such as
+    ``input_amount``; see :data:`~circman_kernel.core.config_schema.PARAMETER_NAMES`)
+    are held at the value given; any other name is a typo (did-you-mean).
+    """
+    if values is None:
+        return {}, {}
+    if not isinstance(values, Mapping):
+        raise ParameterError(
+            f"current_params must be a dict of parameter -> value, got {type(values).__name__}",
+            name="current_params",
+        )
+    move: dict[str, float] = {}
+    held: dict[str, float] = {}
+    for name, value in values.items():
+        if name in features:
+            move[name] = _number(name, value, None)
+        elif name in targets or name in PARAMETER_NAMES:
+            held[name] = _number(name, value, None)
+        else:
+            raise ParameterError(
+                "current_params: " + _unknown_message(name, features), name=name, value=value
+            )
+    if held and not move:
+        outcomes = [n for n in held if n in targets]
+        why = (
+            f"{outcomes[0]!r} is an outcome the model predicts, not an input"
+            if outcomes
+            else f"{sorted(held)} are not inputs of this model"
+        )
+        raise ParameterError(
+            f"current_params: nothing to optimise: {why}; name at least one of the model's "
+            f"inputs ({', '.join(features)})",
+            name="current_params",
+        )
+    return move, held
+
+
 def build_problem(
     opt: Any,
     objective: str,
@@ -143,7 +188,7 @@ def build_problem(
                 f"the model does not predict (it predicts {', '.join(targets)})",
                 name=name,
             )
-    params = _params("current_params", current_params, features, targets)
+    params, held_names = split_current(current_params, features, targets)
     if not params:
         raise ParameterError(
             "current_params is empty: name the parameters to optimise with their current values",
@@ -228,6 +273,7 @@ def build_problem(
         outcome_bounds=outcome,
         weights=weights,
         constraints={k: list(v) for k, v in merged.items()},
+        held=held_names,
     )
 
 

@@ -102,6 +102,16 @@ class OptimizationResult:
     solver: Mapping[str, Any]
     honesty: HonestyCheck | None = None
     constraints: Mapping[str, Any] = field(default_factory=dict)
+    #: Parameters the caller gave that were not optimised, at the value given: outcomes
+    #: the model predicts, names it does not use (the manual's ``input_amount``) and
+    #: twin readings held as the batch's context.
+    held: Mapping[str, float] = field(default_factory=dict)
+
+    def with_held(self, current_params: Mapping[str, Any]) -> dict[str, float]:
+        """Return every key of ``current_params``: optimised ones at the optimum, others as given."""
+        out = {k: float(self.params.get(k, v)) for k, v in current_params.items()}
+        out.update((k, float(v)) for k, v in self.params.items())
+        return out
 
     @property
     def predicted_improvement(self) -> float:
@@ -169,6 +179,7 @@ class _Problem:
     outcome_bounds: dict[str, tuple[float, float]]
     weights: dict[str, float]
     constraints: dict[str, Any]
+    held: dict[str, float] = field(default_factory=dict)
 
 
 class _Evaluator:
