@@ -11,13 +11,16 @@ distance :math:`d` [km], the four phases are
     CF_{use} &= L a f^{op} - L a g                                      \\\\
     CF_{eol} &= \\sum_m q_m (1 - r_m) f^{disp}_m + f^{T} d \\sum_m q_m   \\\\
     CF_{rec} &= \\sum_m q_m r_m f^{rec}_m                                \\\\
-    CF_{total} &= CF_{mfg} + CF_{use} + CF_{eol} + CF_{rec}
+    CF_{total} &= CF_{mfg} + CF_{use} + CF_{eol}                        \\\\
+    CF_{net} &= CF_{total} + CF_{rec}
 
 (:math:`f^{op}` = ``OPERATIONAL_IMPACT_FACTOR``, 0.01 in the manual; :math:`f^{T}` =
 ``TRANSPORT_IMPACT_FACTOR`` / ``TRANSPORT_MASS_UNIT_KG``, i.e. the manual's 0.025 read as
-kg CO2-eq per tonne·km). The manual's total has three terms because it folds recycling
-into end of life; here the recycling credit is its own phase and is counted once. Since
-:math:`f^{rec} \\le 0 \\le f^{disp}`, more recycling never raises :math:`CF_{eol} + CF_{rec}`.
+kg CO2-eq per tonne·km). The total is the manual's (section 16.3.3), three terms; the
+recycling credit :math:`CF_{rec}` lies beyond the product's life cycle and is reported
+beside it, as EN 15804 reports module D, and the net :math:`CF_{net}`
+(``net_impact``) is the total with the credit. Since :math:`f^{rec} \\le 0 \\le f^{disp}`,
+more recycling never raises :math:`CF_{eol} + CF_{rec}`.
 
 All phases are one product :math:`s = f A` of the profile's factor vector and an
 activity matrix (see :mod:`circman_kernel.lca.factors`); Monte Carlo redraws :math:`f`.
@@ -66,8 +69,9 @@ class LCAAnalyzer:
     >>> impact = an.perform_full_lca({"silicon_wafer": 2.0, "solar_glass": 10.0}, 10.0,
     ...     25, 400.0, 0.275, {"silicon_wafer": 0.9, "solar_glass": 0.5}, 100.0)
     >>> [round(v, 4) for v in (impact.manufacturing_impact, impact.use_phase_impact,
-    ...     impact.end_of_life_impact, impact.recycling_benefit, impact.total_impact)]
-    [495.0, -2650.0, 27.03, -244.0, -2371.97]
+    ...     impact.end_of_life_impact, impact.recycling_benefit, impact.total_impact,
+    ...     impact.net_impact)]
+    [495.0, -2650.0, 27.03, -244.0, -2127.97, -2371.97]
     """
 
     def __init__(

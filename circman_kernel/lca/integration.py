@@ -241,7 +241,13 @@ class LCAIntegration:
                 kpis=kpis,
                 records={"lca_results": [row]},
             )
-        record = {**row, "impact": impact, "inputs": inputs, "run_id": run_id}
+        record = {
+            **row,
+            "net_impact": impact.net_impact,
+            "impact": impact,
+            "inputs": inputs,
+            "run_id": run_id,
+        }
         self.lca_results_history.append(record)
         if output_dir is not None:
             folder = Path(output_dir)
@@ -271,7 +277,7 @@ class LCAIntegration:
         """
         base = self.lca_analyzer.perform_full_lca(**self.lca_inputs_from_state(baseline_state))
         alt = self.lca_analyzer.perform_full_lca(**self.lca_inputs_from_state(alternative_state))
-        keys = (*PHASES, "total_impact")
+        keys = (*PHASES, "total_impact", "net_impact")
         diff = {k: getattr(alt, k) - getattr(base, k) for k in keys}
         pct = {
             k: (100.0 * diff[k] / abs(getattr(base, k)) if getattr(base, k) else math.nan)
@@ -331,7 +337,7 @@ class LCAIntegration:
                 value=num_results,
             )
         recent = self.lca_results_history[-num_results:]
-        keys = (*PHASES, "total_impact")
+        keys = (*PHASES, "total_impact", "net_impact")
         rows = [{k: r[k] for k in ("batch_id", "timestamp", "run_id", *keys)} for r in recent]
         summary: dict[str, Any] = {"count": len(rows)}
         if rows:

@@ -40,6 +40,10 @@ def read_only(values: Any) -> np.ndarray:
 class LifeCycleImpact:
     """The four phase scores [kg CO2-eq] of one assessment, with their breakdown.
 
+    :attr:`total_impact` is the manual's total (manufacturing + use + end of life); the
+    recycling credit is reported beside it (EN 15804 module D) and included in
+    :attr:`net_impact`.
+
     ``activity`` (:math:`A`, :math:`K \\times 4`) and ``factors`` (:math:`f`, length
     :math:`K`, entries named by ``labels``) are the inputs of the product :math:`s = f A`;
     :attr:`contributions` and :meth:`to_frame` break the phases down. The context fields
@@ -78,17 +82,25 @@ class LifeCycleImpact:
 
     @property
     def total_impact(self) -> float:
-        """Sum of the four phases [kg CO2-eq]."""
-        return (
-            self.manufacturing_impact
-            + self.use_phase_impact
-            + self.end_of_life_impact
-            + self.recycling_benefit
-        )
+        """Manufacturing + use + end of life [kg CO2-eq], the manual's total (16.3.3).
+
+        The recycling credit is not in it: it is reported beside it
+        (:attr:`recycling_benefit`, EN 15804 module D); :attr:`net_impact` adds it.
+        """
+        return self.manufacturing_impact + self.use_phase_impact + self.end_of_life_impact
+
+    @property
+    def net_impact(self) -> float:
+        """Total with the recycling credit [kg CO2-eq]: :attr:`total_impact` + module D."""
+        return self.total_impact + self.recycling_benefit
 
     @property
     def embodied_impact(self) -> float:
-        """Manufacturing + end of life + recycling credit [kg CO2-eq] (no use phase)."""
+        """Manufacturing + end of life + recycling credit [kg CO2-eq] (no use phase).
+
+        The per-module, per-kWp and per-kWh scores and the carbon payback count the
+        credit, as a module's footprint with recycling at its end of life.
+        """
         return self.manufacturing_impact + self.end_of_life_impact + self.recycling_benefit
 
     @property
@@ -145,7 +157,8 @@ class LifeCycleImpact:
         """Return the breakdown: one row per material and per non-material contributor.
 
         Rows: each material, ``energy``, ``transport``, ``operation``, ``avoided_grid``;
-        columns: the four phases and ``total_impact``. Column sums equal the phases.
+        columns: the four phases, ``total_impact`` (the first three) and ``net_impact``
+        (with the recycling credit). Column sums equal the phases.
         """
         c = self.contributions
         if c is None:
@@ -171,13 +184,15 @@ class LifeCycleImpact:
             frame = pd.DataFrame(
                 rows, index=pd.Index(names, name="contributor"), columns=list(PHASES)
             )
-        frame["total_impact"] = frame.sum(axis=1)
+        frame["total_impact"] = frame[list(PHASES[:3])].sum(axis=1)
+        frame["net_impact"] = frame["total_impact"] + frame[PHASES[3]]
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        """Return phases, total, functional units, context and the breakdown (JSON-ready)."""
+        """Return phases, total, net, functional units, context and the breakdown (JSON-ready)."""
         out: dict[str, Any] = {p: float(getattr(self, p)) for p in PHASES}
         out["total_impact"] = self.total_impact
+        out["net_impact"] = self.net_impact
         out["embodied_impact"] = self.embodied_impact
         out.update(self.functional_units())
         for key in (
@@ -216,12 +231,14 @@ class LCAUncertainty:
         object.__setattr__(self, "spreads", read_only(self.spreads))
 
     def __getitem__(self, phase: str) -> np.ndarray:
-        """Return the sample array of one phase or of ``"total_impact"``."""
+        """Return the sample array of one phase, of ``"total_impact"`` or ``"net_impact"``."""
         if phase == "total_impact":
-            return self.samples.sum(axis=1)
+            return self.total
+        if phase == "net_impact":
+            return self.net
         if phase not in PHASES:
             raise ParameterError(
-                f"unknown phase {phase!r}; known: {', '.join(PHASES)}, total_impact",
+                f"unknown phase {phase!r}; known: {', '.join(PHASES)}, total_impact, net_impact",
                 name="phase",
                 value=phase,
             )
@@ -229,29 +246,36 @@ class LCAUncertainty:
 
     @property
     def total(self) -> np.ndarray:
-        """Samples of the total [kg CO2-eq]."""
+        """Samples of the total [kg CO2-eq]: manufacturing + use + end of life."""
+        return self.samples[:, :3].sum(axis=1)
+
+    @property
+    def net(self) -> np.ndarray:
+        """Samples of the net [kg CO2-eq]: the total with the recycling credit."""
         return self.samples.sum(axis=1)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return one row per sample, a column per phase and ``total_impact``."""
+        """Return one row per sample, a column per phase, ``total_impact`` and ``net_impact``."""
         frame = pd.DataFrame(self.samples, columns=list(PHASES))
         frame["total_impact"] = self.total
+        frame["net_impact"] = self.net
         frame.index.name = "sample"
         return frame
 
     def percentiles(self, q: tuple[float, ...] = (5.0, 50.0, 95.0)) -> pd.DataFrame:
-        """Return ``p5``, ``p50``, ``p95`` (or ``q``), mean and std per phase and total."""
-        values = np.column_stack([self.samples, self.total])
+        """Return ``p5``, ``p50``, ``p95`` (or ``q``), mean and std per phase, total and net."""
+        values = np.column_stack([self.samples, self.total, self.net])
         table = np.percentile(values, q, axis=0).T
         frame = pd.DataFrame(
             table,
             columns=[f"p{x:g}" for x in q],
-            index=pd.Index([*PHASES, "total_impact"], name="phase"),
+            index=pd.Index([*PHASES, "total_impact", "net_impact"], name="phase"),
         )
         frame["mean"] = values.mean(axis=0)
         frame["std"] = values.std(axis=0, ddof=1) if len(values) > 1 else 0.0
         frame["deterministic"] = [
             *(getattr(self.deterministic, p) for p in PHASES),
             self.deterministic.total_impact,
+            self.deterministic.net_impact,
         ]
         return frame

@@ -50,7 +50,8 @@ CASES = {
         ),
         # 2*120 + 10*25 + 10*0.5; 10000*0.01 - 10000*0.275; 2*0.1*10 + 10*0.5*5 + 12e-3*100*0.025;
         # 2*0.9*-80 + 10*0.5*-20
-        (495.0, -2650.0, 27.03, -244.0, -2371.97),
+        # total = first three (manual 16.3.3), net = total + recycling credit (module D)
+        (495.0, -2650.0, 27.03, -244.0, -2127.97, -2371.97),
     ),
     "all materials, EU grid by name": (
         dict(
@@ -63,7 +64,7 @@ CASES = {
             transport_distance=100.0,
         ),
         # 660.9 + 5; disposal 2 + 25 + 1.2 + 3.5 + 0.3 + 12 + 11.2, transport 17.32e-3*100*0.025
-        (665.9, -2650.0, 55.2433, -343.75, -2272.6067),
+        (665.9, -2650.0, 55.2433, -343.75, -1928.8567, -2272.6067),
     ),
     "Germany, nothing recycled, long haul": (
         dict(
@@ -76,7 +77,7 @@ CASES = {
             transport_distance=500.0,
         ),
         # 800 + 35 + 25; 90 - 9000*0.338; 160 + 7 + 21e-3*500*0.025
-        (860.0, -2952.0, 167.2625, 0.0, -1924.7375),
+        (860.0, -2952.0, 167.2625, 0.0, -1924.7375, -1924.7375),
     ),
     "everything recycled, no use": (
         dict(
@@ -88,7 +89,7 @@ CASES = {
             recycling_rates={"silver_paste": 1.0, "silicon_wafer": 1.0},
             transport_distance=0.0,
         ),
-        (140.0, 0.0, 0.0, -98.0, 42.0),
+        (140.0, 0.0, 0.0, -98.0, 140.0, 42.0),
     ),
 }
 
@@ -102,7 +103,7 @@ def an() -> LCAAnalyzer:
 def test_hand_worked_phases(an: LCAAnalyzer, case: str) -> None:
     inputs, expected = CASES[case]
     impact = an.perform_full_lca(**inputs)
-    got = [getattr(impact, p) for p in PHASES] + [impact.total_impact]
+    got = [getattr(impact, p) for p in PHASES] + [impact.total_impact, impact.net_impact]
     assert got == pytest.approx(expected, abs=1e-9)
     # The single-phase methods give the same numbers.
     q, rates = inputs["material_inputs"], inputs["recycling_rates"]
@@ -128,10 +129,13 @@ def test_breakdown_sums_to_phases(an: LCAAnalyzer) -> None:
     sums = frame.sum()
     for phase in PHASES:
         assert sums[phase] == pytest.approx(getattr(impact, phase), abs=1e-9)
-    assert frame.loc["silicon_wafer"].tolist() == pytest.approx([240.0, 0.0, 2.0, -144.0, 98.0])
+    assert frame.loc["silicon_wafer"].tolist() == pytest.approx(
+        [240.0, 0.0, 2.0, -144.0, 242.0, 98.0]
+    )
     assert frame.loc["avoided_grid", "use_phase_impact"] == pytest.approx(-2750.0)
     d = impact.to_dict()
-    assert d["total_impact"] == pytest.approx(-2272.6067)
+    assert d["total_impact"] == pytest.approx(-1928.8567)
+    assert d["net_impact"] == pytest.approx(-2272.6067)
     assert d["breakdown"]["transport"]["end_of_life_impact"] == pytest.approx(0.0433)
     json.dumps(d)  # JSON-ready
 
@@ -174,10 +178,12 @@ def test_every_array_of_an_assessment_is_read_only(an: LCAAnalyzer) -> None:
 
 def test_life_cycle_impact_is_frozen_and_manual_compatible() -> None:
     impact = LifeCycleImpact(1.0, -2.0, 3.0, -4.0)
-    assert impact.total_impact == -2.0
+    assert impact.total_impact == 2.0  # manufacturing + use + end of life (manual 16.3.3)
+    assert impact.net_impact == -2.0  # with the recycling credit (module D)
     with pytest.raises(AttributeError):
         impact.manufacturing_impact = 5.0  # type: ignore[misc]
-    assert impact.to_frame().loc["total", "total_impact"] == -2.0
+    assert impact.to_frame().loc["total", "total_impact"] == 2.0
+    assert impact.to_frame().loc["total", "net_impact"] == -2.0
 
 
 def test_functional_units(an: LCAAnalyzer) -> None:
@@ -243,7 +249,8 @@ def test_total_is_sum_of_phases(q, energy, years, annual, grid, data) -> None:
     rates = {m: data.draw(rate) for m in q}
     impact = an.perform_full_lca(q, energy, years, annual, grid, rates, 250.0)
     phases = [getattr(impact, p) for p in PHASES]
-    assert impact.total_impact == pytest.approx(sum(phases), rel=1e-12, abs=1e-9)
+    assert impact.total_impact == pytest.approx(sum(phases[:3]), rel=1e-12, abs=1e-9)
+    assert impact.net_impact == pytest.approx(sum(phases), rel=1e-12, abs=1e-9)
     assert impact.recycling_benefit <= 0.0 <= impact.end_of_life_impact
     assert impact.manufacturing_impact == pytest.approx(
         an.calculate_manufacturing_impact(q, energy)
@@ -304,6 +311,7 @@ def test_monte_carlo_zero_spread_is_deterministic(an: LCAAnalyzer, case: str, di
     assert mc.samples.shape == (50, 4)
     np.testing.assert_array_equal(mc.samples, np.tile(expected, (50, 1)))
     np.testing.assert_allclose(mc["total_impact"], CASES[case][1][4], atol=1e-9)
+    np.testing.assert_allclose(mc["net_impact"], CASES[case][1][5], atol=1e-9)
 
 
 def test_monte_carlo_same_seed_same_distribution(an: LCAAnalyzer) -> None:
@@ -321,7 +329,7 @@ def test_monte_carlo_distribution_is_centred_and_spread(an: LCAAnalyzer) -> None
     mc = an.monte_carlo(**inputs, samples=20_000, seed=7)
     table = mc.percentiles()
     assert list(table.columns) == ["p5", "p50", "p95", "mean", "std", "deterministic"]
-    assert list(table.index) == [*PHASES, "total_impact"]
+    assert list(table.index) == [*PHASES, "total_impact", "net_impact"]
     # Mean-preserving multipliers: the mean of every phase is the deterministic value.
     for phase, row in table.iterrows():
         assert row["mean"] == pytest.approx(row["deterministic"], rel=0.01, abs=0.5), phase
@@ -330,7 +338,7 @@ def test_monte_carlo_distribution_is_centred_and_spread(an: LCAAnalyzer) -> None
     assert table.loc["manufacturing_impact", "std"] == pytest.approx(69.3, rel=0.05)
     # Lognormal keeps signs: the recycling credit never turns into a burden.
     assert (mc["recycling_benefit"] <= 0).all()
-    assert mc.to_frame().shape == (20_000, 5)
+    assert mc.to_frame().shape == (20_000, 6)
 
 
 def test_monte_carlo_spread_overrides(an: LCAAnalyzer) -> None:
@@ -484,23 +492,26 @@ def test_perform_lca_analysis_hand_worked_and_stored(config, store, tmp_path, mo
     impact = lca.perform_lca_analysis(_state())
     for phase, value in STATE_EXPECTED.items():
         assert getattr(impact, phase) == pytest.approx(value), phase
-    assert impact.total_impact == pytest.approx(-25954.7325)
+    assert impact.total_impact == pytest.approx(-25754.7325)
+    assert impact.net_impact == pytest.approx(-25954.7325)
     assert impact.n_modules == pytest.approx(10.0) and impact.capacity_kwp == pytest.approx(4.0)
     assert list(cwd.iterdir()) == []  # no output_dir -> no file
     runs = store.runs("lca")
     assert len(runs) == 1
     run = store.get_run(runs["id"].iloc[0])
-    assert run["kpis"]["total_impact"] == pytest.approx(-25954.7325)
+    assert run["kpis"]["total_impact"] == pytest.approx(-25754.7325)
+    assert run["kpis"]["net_impact"] == pytest.approx(-25954.7325)
     assert run["kpis"]["manufacturing_impact"] == pytest.approx(710.25)
     rows = store.query("SELECT * FROM lca_results")
     assert rows["batch_id"].tolist() == ["B-42"]
     assert rows["recycling_benefit"].tolist() == pytest.approx([-200.0])
+    assert rows["total_impact"].tolist() == pytest.approx([-25754.7325])
     assert lca.lca_results_history[-1]["run_id"] == runs["id"].iloc[0]
     lca.perform_lca_analysis(_state(), batch_id="B-43", save_results=False)
     assert len(store.runs("lca")) == 1 and len(lca.lca_results_history) == 2
     lca.perform_lca_analysis(_state(), save_results=False, output_dir=tmp_path / "reports")
     (report,) = (tmp_path / "reports").iterdir()
-    assert json.loads(report.read_text())["impact"]["total_impact"] == pytest.approx(-25954.7325)
+    assert json.loads(report.read_text())["impact"]["total_impact"] == pytest.approx(-25754.7325)
 
 
 def test_state_errors(config) -> None:
@@ -526,7 +537,8 @@ def test_compare_improve_report(config) -> None:
     # 2.5 kg more silicon recycled: -2.5*10 disposal, -2.5*80 credit.
     assert cmp["differences"]["end_of_life_impact"] == pytest.approx(-25.0)
     assert cmp["differences"]["recycling_benefit"] == pytest.approx(-200.0)
-    assert cmp["differences"]["total_impact"] == pytest.approx(-225.0)
+    assert cmp["differences"]["total_impact"] == pytest.approx(-25.0)  # module D beside it
+    assert cmp["differences"]["net_impact"] == pytest.approx(-225.0)
     assert cmp["differences"]["manufacturing_impact"] == 0.0
     assert lca.lca_results_history == []
 
@@ -534,7 +546,7 @@ def test_compare_improve_report(config) -> None:
         {"less silicon": {"silicon_wafer": 0.1}, "efficient line": {"energy": 0.5}}, _state()
     )
     base = out["baseline"]
-    assert base.total_impact == pytest.approx(-25954.7325)
+    assert base.total_impact == pytest.approx(-25754.7325)
     assert base.manufacturing_impact - out["less silicon"].manufacturing_impact == pytest.approx(
         60.0
     )
@@ -552,7 +564,8 @@ def test_compare_improve_report(config) -> None:
     report = lca.generate_lca_report(num_results=2)
     assert [r["batch_id"] for r in report["results"]] == ["b", "c"]
     assert report["total_analyses"] == 3
-    assert report["summary"]["mean"]["total_impact"] == pytest.approx(-25954.7325)
+    assert report["summary"]["mean"]["total_impact"] == pytest.approx(-25754.7325)
+    assert report["summary"]["mean"]["net_impact"] == pytest.approx(-25954.7325)
     assert LCAIntegration(config=config).generate_lca_report()["results"] == []
     with pytest.raises(ParameterError):
         lca.generate_lca_report(num_results=0)
