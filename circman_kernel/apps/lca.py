@@ -20,6 +20,17 @@ PHASE_LABELS = {
     "end_of_life_impact": "End of life",
     "recycling_benefit": "Recycling benefit",
 }
+# The waterfall: the manual's total (16.3.3) of the first three phases, then the recycling
+# credit beside it (EN 15804 module D) and the net with it.
+_BARS = {
+    "manufacturing_impact": "Manufacturing",
+    "use_phase_impact": "Use phase",
+    "end_of_life_impact": "End of life",
+    "total_impact": "Total",
+    "recycling_benefit": "Recycling benefit (module D)",
+    "net_impact": "Net with recycling",
+}
+_MEASURES = {"total_impact": "total", "net_impact": "total"}
 # functional unit -> (label, attribute of LifeCycleImpact giving the divisor)
 UNITS = {
     "per module": ("kg CO2-eq/module", "n_modules"),
@@ -79,9 +90,8 @@ def lca_app(
             w.continuous_update = False
     app.controls.update(c)
     app.kpis.update(
-        total=KPICard(
-            "Net life-cycle impact (with grid credit)", "kg CO2-eq/module", fmt="{:,.1f}"
-        ),
+        total=KPICard("Life-cycle total (with grid credit)", "kg CO2-eq/module", fmt="{:,.1f}"),
+        net=KPICard("Net with recycling (module D)", "kg CO2-eq/module", fmt="{:,.1f}"),
         per_kwp=KPICard("Embodied per kWp", "kg CO2-eq/kWp", fmt="{:,.1f}"),
         per_kwh=KPICard("Footprint per kWh (no grid credit)", "g CO2-eq/kWh", fmt="{:,.1f}"),
         payback=KPICard("Carbon payback", "years", fmt="{:,.1f}"),
@@ -111,20 +121,19 @@ def lca_app(
     def traces(impact: Any, unc: Any) -> tuple[list[Any], list[Any], str]:
         label, attr = UNITS[c["unit"].value]
         div = float(getattr(impact, attr))
-        phases = list(PHASE_LABELS)
-        values = [getattr(impact, p) / div for p in phases]
+        values = [getattr(impact, p) / div for p in _BARS]
         waterfall = go.Waterfall(
-            x=[*PHASE_LABELS.values(), "Total"],
-            y=[*values, impact.total_impact / div],
-            measure=["relative"] * len(phases) + ["total"],
+            x=list(_BARS.values()),
+            y=values,
+            measure=[_MEASURES.get(p, "relative") for p in _BARS],
             increasing={"marker": {"color": COLORS["bad"]}},
             decreasing={"marker": {"color": COLORS["good"]}},
             totals={"marker": {"color": COLORS["primary"]}},
             name="deterministic",
         )
-        pct = unc.percentiles().loc[[*phases, "total_impact"]] / div
+        pct = unc.percentiles().loc[list(_BARS)] / div
         band = go.Bar(
-            x=[*PHASE_LABELS.values(), "Total"],
+            x=list(_BARS.values()),
             y=pct["p50"].to_numpy(),
             error_y={
                 "type": "data",
@@ -139,6 +148,7 @@ def lca_app(
 
     def kpis(impact: Any) -> None:
         app.kpis["total"].set(impact.total_impact)
+        app.kpis["net"].set(impact.net_impact)
         app.kpis["per_kwp"].set(impact.impact_per_kwp)
         app.kpis["per_kwh"].set(1000.0 * impact.impact_per_kwh)
         payback = impact.carbon_payback_time_years

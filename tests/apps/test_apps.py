@@ -491,8 +491,14 @@ def test_lca_waterfall_units_region_and_bad_yield(config) -> None:
     c["unit"].value = "per module"
     assert wf.layout.yaxis.title.text == "Impact [kg CO2-eq/module]"
     per_module = list(wf.data[0].y)
-    # the waterfall's total is the sum of its phases
-    assert per_module[-1] == pytest.approx(sum(per_module[:-1]))
+    # the manual's total (16.3.3) is manufacturing + use + end of life; the recycling
+    # credit comes beside it (module D) and the net adds it
+    assert list(wf.data[0].x)[3:] == ["Total", "Recycling benefit (module D)", "Net with recycling"]
+    assert list(wf.data[0].measure) == ["relative"] * 3 + ["total", "relative", "total"]
+    assert per_module[3] == pytest.approx(sum(per_module[:3]))
+    assert per_module[5] == pytest.approx(per_module[3] + per_module[4])
+    assert per_module[4] < 0 and app.kpis["total"].current == pytest.approx(per_module[3])
+    assert app.kpis["net"].current == pytest.approx(per_module[5])
     c["unit"].value = "per kWp"  # one module of 0.4 kWp: 2.5x the per-module numbers
     assert wf.data[0].y[0] == pytest.approx(per_module[0] / 0.4)
     c["unit"].value = "per module"
