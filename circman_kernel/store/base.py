@@ -28,7 +28,6 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from circman_kernel.core.errors import ParameterError, PermissionDeniedError, StoreError
@@ -37,6 +36,7 @@ from circman_kernel.store.extras import StoreExtras
 from circman_kernel.store.frames import (
     as_list,
     check_run_name,
+    check_seed,
     kpi_frame,
     package_version,
     records_frame,
@@ -45,7 +45,8 @@ from circman_kernel.store.frames import (
     utcnow,
 )
 from circman_kernel.store.queries import StoreQueries, default_query_timeout, in_list
-from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, RUN_TABLES, STATUSES
+from circman_kernel.store.run_writer import RUN_INSERT, RunWriter, delete_rows
+from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, STATUSES
 from circman_kernel.store.transfer import StoreTransfer
 from circman_kernel.store.urls import Location, parse_location
 from circman_kernel.store.users import StoreUsers
@@ -53,12 +54,6 @@ from circman_kernel.store.users import StoreUsers
 __all__ = ["KINDS", "STATUSES", "AbstractRunStore"]
 
 log = logging.getLogger("circman.store")
-
-RUN_INSERT = (
-    "INSERT INTO runs (id, kind, name, created_at, duration_s, status, seed, config_hash, "
-    "package_version, parameters, tags) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?::VARCHAR[])"
-)
 
 
 class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, StoreConfigs, abc.ABC):
@@ -201,7 +196,7 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, Sto
                 f"unknown status {status!r}; valid: {list(STATUSES)}", name="status", value=status
             )
         name = check_run_name(name)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         if duration_s is not None and not (
             isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s >= 0
         ):
@@ -237,6 +232,32 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, Sto
                 tx.insert_frame(table, frame)
         return run_id
 
+    def open_run(
+        self,
+        kind: str,
+        *,
+        name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        config_hash: str | None = None,
+        tags: str | Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> RunWriter:
+        """Return a :class:`~circman_kernel.store.run_writer.RunWriter` storing one run in batches.
+
+        For runs too long to hold in memory (a recorded replay of a large CSV): each
+        ``append`` is a short transaction of its own, the run reads ``"running"`` until
+        ``close`` and an error inside ``with store.open_run(...) as w:`` deletes it.
+        """
+        return RunWriter(
+            self, kind, name=name, parameters=parameters, seed=seed,
+            config_hash=config_hash, tags=tags, run_id=run_id,
+        )  # fmt: skip
+
+    def _append(self) -> AbstractContextManager[Any]:
+        """The transaction of one :meth:`RunWriter.append` batch (a backend may bound it)."""
+        return self._write()
+
     def _refuse_existing(self, tx: Any, ids: list[str]) -> None:
         sql = f"SELECT id FROM runs WHERE {in_list('id')} ORDER BY id"
         clash = [r[0] for r in tx.fetchall(sql, [ids])]
@@ -269,24 +290,6 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, Sto
         with self._write() as tx:
             ids = [r[0] for r in tx.fetchall(f"SELECT id FROM runs {where}", params)]
             if ids:
-                for table in RUN_TABLES[1:]:
-                    tx.execute(f"DELETE FROM {table} WHERE {in_list('run_id')}", [ids])
-                tx.execute(f"DELETE FROM runs WHERE {in_list('id')}", [ids])
+                delete_rows(tx, ids)
         log.info("%s: deleted %d runs", self.path, len(ids))
         return len(ids)
-
-
-def _check_seed(seed: Any) -> int | None:
-    if seed is None:
-        return None
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, int | np.integer)
-        or not -(2**63) <= int(seed) < 2**63
-    ):
-        raise ParameterError(
-            "seed must be an integer that fits 64 bits (store the seed, not a Generator)",
-            name="seed",
-            value=seed,
-        )
-    return int(seed)

@@ -45,6 +45,8 @@ from circman_kernel.store.schema import SCHEMA_VERSION
 __all__ = ["DuckDBStore"]
 
 _SNAPSHOT_PREFIX = ".circman-query-"
+#: DuckDB's memory limit while a batch of a long run is written (RunWriter.append)
+_APPEND_MEMORY_LIMIT = "64MB"
 #: settings of the connection a user query runs on: the store and nothing else
 _SANDBOX = {
     "enable_external_access": "false",
@@ -95,15 +97,26 @@ class DuckDBStore(AbstractRunStore):
         return time.monotonic() + self.lock_timeout_s
 
     @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One short write transaction under the cross-process lock."""
+    def _connection(self, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short write transaction under the cross-process lock.
+
+        ``memory_limit`` bounds DuckDB's buffers for this transaction (restored after).
+        """
         with self._mutex, file_lock(self._file, self.lock_timeout_s):
             con = connect(self._file, read_only=False, deadline=self._deadline())
+            previous = None
             try:
+                if memory_limit is not None:
+                    (previous,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+                    con.execute(f"SET memory_limit = '{memory_limit}'")
                 # re-check under the lock: another process may have changed the file
                 schema_version(con, self.path)
                 with transaction(con):
                     yield con
+                if previous is not None:
+                    # the checkpoint that closing would run must stay inside the limit too
+                    con.execute("CHECKPOINT")
+                    con.execute(f"SET memory_limit = '{previous}'")
             except duckdb.Error as exc:
                 raise write_error(self.path, exc) from exc
             finally:
@@ -115,6 +128,13 @@ class DuckDBStore(AbstractRunStore):
     @contextmanager
     def _write(self) -> Iterator[DuckTx]:
         with self._connection() as con:
+            yield DuckTx(con)
+
+    @contextmanager
+    def _append(self) -> Iterator[DuckTx]:
+        # a batch of a long run: DuckDB's buffers (the states index grows with the run)
+        # are bounded so that memory stays that of one batch, however long the run
+        with self._connection(memory_limit=_APPEND_MEMORY_LIMIT) as con:
             yield DuckTx(con)
 
     @contextmanager

@@ -57,6 +57,22 @@ def check_run_name(name: Any) -> str | None:
     return check_text(check_name_length(name, "run name"), "name")
 
 
+def check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not -(2**63) <= int(seed) < 2**63
+    ):
+        raise ParameterError(
+            "seed must be an integer that fits 64 bits (store the seed, not a Generator)",
+            name="seed",
+            value=seed,
+        )
+    return int(seed)
+
+
 def package_version() -> str:
     from circman_kernel.core.version import __version__
 
@@ -110,8 +126,13 @@ def as_list(values: str | Iterable[str] | None, what: str) -> list[str] | None:
     return items
 
 
-def records_frame(table: str, rows: Any, run_id: str, now: datetime) -> pd.DataFrame:
-    """Return ``rows`` (DataFrame or list of dicts) as a frame with ``table``'s columns."""
+def records_frame(
+    table: str, rows: Any, run_id: str, now: datetime, *, first: int = 0
+) -> pd.DataFrame:
+    """Return ``rows`` (DataFrame or list of dicts) as a frame with ``table``'s columns.
+
+    Rows without an ``id`` get ``<run_id>:<table>:<n>``, ``n`` counting from ``first``.
+    """
     columns = RECORD_COLUMNS[table]
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     unknown = sorted(set(map(str, frame.columns)) - set(columns))
@@ -122,7 +143,7 @@ def records_frame(table: str, rows: Any, run_id: str, now: datetime) -> pd.DataF
         )
     n = len(frame)
     if "id" not in frame:
-        frame["id"] = [f"{run_id}:{table}:{i}" for i in range(n)]
+        frame["id"] = [f"{run_id}:{table}:{i}" for i in range(first, first + n)]
     frame["run_id"] = run_id
     if "timestamp" not in frame:
         frame["timestamp"] = now

@@ -10,17 +10,22 @@ Jupyter notebook.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
-import uuid
+from array import array
 from typing import Any
 
+import numpy as np
+
 from circman_kernel.core.errors import ParameterError
-from circman_kernel.core.state_schema import copy_state
 from circman_kernel.twin.event_types import Event, EventCategory, EventSeverity
 from circman_kernel.twin.sources import DataSource, flatten_state
 
-__all__ = ["Synchronizer"]
+__all__ = ["RECORD_BATCH_ROWS", "Synchronizer"]
+
+#: readings of a recorded replay written to the store per transaction
+RECORD_BATCH_ROWS = 20_000
 
 
 class Synchronizer:
@@ -65,13 +70,16 @@ class Synchronizer:
         """Apply every reading (or ``limit`` of them) as fast as possible; return the count.
 
         With ``record=True`` (needs a twin with a store) the replayed states are stored as
-        one run of kind ``"replay"``: its states, numeric trajectories and KPIs.
+        one run of kind ``"replay"``: its states, numeric trajectories and KPIs. They go to
+        the store in batches of :data:`RECORD_BATCH_ROWS` readings while the replay runs
+        (memory does not grow with the file); the run reads ``"running"`` until the end,
+        and an error or Ctrl-C during the replay deletes it (stored whole or not at all).
         """
         if record and self.twin.store is None:
             raise ParameterError("record=True needs a twin built with store=...", name="record")
         self.mode = "batch"
         start = time.perf_counter()
-        states: list[dict[str, Any]] = []
+        recorder = _Recorder(self, name, tags) if record else None
         n = 0
         bar = None
         if progress:
@@ -79,6 +87,7 @@ class Synchronizer:
 
             bar = tqdm(desc=f"replay {self.source.name}", unit="row")
         update = self.twin.update
+        current = self.twin.state_manager._current
         try:
             while limit is None or n < limit:
                 data = self.source.read()
@@ -86,56 +95,23 @@ class Synchronizer:
                     break
                 update(data)
                 n += 1
-                if record:
-                    states.append(self.twin.state_manager._current())
+                if recorder is not None:
+                    recorder.add(current())
                 if bar is not None:
                     bar.update()
+            if recorder is not None and n:
+                self.run_id = recorder.finish(time.perf_counter() - start)
+        except BaseException:
+            if recorder is not None:
+                recorder.abort()
+            raise
         finally:
             if bar is not None:
                 bar.close()
             self.updates += n
         if n:
-            self._last_timestamp = self.twin.state_manager._current().get("timestamp")
-        if record and n:
-            self._record(states, time.perf_counter() - start, name, tags)
+            self._last_timestamp = current().get("timestamp")
         return n
-
-    def _record(self, states: list[dict], duration_s: float, name: str | None, tags: tuple) -> str:
-        import pandas as pd
-
-        rows, traj = [], []
-        for step, state in enumerate(states):
-            rows.append(
-                {
-                    "id": uuid.uuid4().hex,
-                    "timestamp": state.get("timestamp"),
-                    "state_data": copy_state(state),
-                    "batch_id": state.get("batch_id"),
-                    "version": 1,
-                }
-            )
-            for path, value in flatten_state(state).items():
-                if type(value) in (int, float):
-                    traj.append((0, step, path, float(value)))
-        frame = pd.DataFrame(traj, columns=["iteration", "step", "variable", "value"])
-        kpis = {"rows": float(len(states)), "duration_s": float(duration_s)}
-        skipped = getattr(self.source, "skipped", None)
-        if skipped is not None:
-            kpis["skipped_rows"] = float(skipped)
-        self.twin.event_manager.flush()
-        run_id = self.twin.store.save_run(
-            "replay",
-            name=name or self.source.name,
-            parameters={"source": self.source.name, "twin": self.twin.name},
-            config_hash=getattr(self.twin.config, "config_hash", None),
-            tags=tags,
-            duration_s=duration_s,
-            kpis=kpis,
-            trajectories=frame,
-            records={"states": rows},
-        )
-        self.run_id = run_id
-        return run_id
 
     # -- real time ----------------------------------------------------------------------
     async def run_realtime(self, max_updates: int | None = None) -> int:
@@ -245,3 +221,86 @@ class Synchronizer:
             "exhausted": self.source.exhausted,
             "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
         }
+
+
+class _Recorder:
+    """The states of a recorded replay, sent to the store one batch at a time."""
+
+    def __init__(self, sync: Synchronizer, name: str | None, tags: tuple[str, ...]) -> None:
+        self.sync = sync
+        twin = sync.twin
+        self.writer = twin.store.open_run(
+            "replay",
+            name=name or sync.source.name,
+            parameters={"source": sync.source.name, "twin": twin.name},
+            config_hash=getattr(twin.config, "config_hash", None),
+            tags=tags,
+        )
+        self.rows = 0
+        self._codes: dict[str, int] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self._states: list[dict[str, Any]] = []
+        self._step = array("i")
+        self._code = array("i")
+        self._value = array("d")
+
+    def add(self, state: dict[str, Any]) -> None:
+        step = self.rows
+        codes = self._codes
+        for path, value in flatten_state(state).items():
+            if type(value) in (int, float):
+                code = codes.get(path)
+                if code is None:
+                    code = codes[path] = len(codes)
+                self._step.append(step)
+                self._code.append(code)
+                self._value.append(value)
+        self._states.append(
+            {
+                "timestamp": state.get("timestamp"),
+                "state_data": json.dumps(state, ensure_ascii=False, allow_nan=False),
+                "batch_id": state.get("batch_id"),
+                "version": 1,
+            }
+        )
+        self.rows += 1
+        if len(self._states) >= RECORD_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        import pandas as pd
+
+        if not self._states:
+            return
+        names = pd.Index(list(self._codes), dtype="str")
+        n = len(self._value)
+        frame = pd.DataFrame(
+            {
+                "iteration": np.zeros(n, dtype=np.int32),
+                "step": np.frombuffer(self._step, dtype=np.int32),
+                "variable": pd.Categorical.from_codes(
+                    np.frombuffer(self._code, dtype=np.int32), categories=names
+                ),
+                "value": np.frombuffer(self._value, dtype=np.float64),
+            }
+        )
+        states = self._states
+        self._clear()
+        self.writer.append(trajectories=frame, records={"states": states})
+        # the replay's events go with it, so that none piles up in memory either
+        self.sync.twin.event_manager.flush()
+
+    def finish(self, duration_s: float) -> str:
+        self.flush()
+        kpis = {"rows": float(self.rows), "duration_s": float(duration_s)}
+        skipped = getattr(self.sync.source, "skipped", None)
+        if skipped is not None:
+            kpis["skipped_rows"] = float(skipped)
+        self.sync.twin.event_manager.flush()
+        return self.writer.close(kpis=kpis, duration_s=duration_s)
+
+    def abort(self) -> None:
+        self._clear()
+        self.writer.abort()

@@ -1,0 +1,212 @@
+"""``RunWriter``: one run stored batch by batch, for runs too long to hold in memory.
+
+:meth:`RunStore.open_run` returns a writer; :meth:`RunWriter.append` stores a batch of
+trajectory rows and records in one short transaction of its own, so that memory stays
+that of one batch whatever the run's length, and writers in other processes take their
+turn between batches (DuckDB lets one process at a time write the file). Until
+:meth:`RunWriter.close` the run's status is ``"running"``; ``close`` adds the KPIs and
+marks it ``"completed"``. An error or Ctrl-C inside the ``with`` block (or
+:meth:`RunWriter.abort`) deletes every row written so far: the run is kept whole or not at
+all. Only a process killed outright (SIGKILL, power loss) leaves a run marked
+``"running"`` behind, which says what it is; ``delete_runs(run_id)`` removes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from circman_kernel.core.errors import ParameterError, StoreError
+from circman_kernel.store.frames import (
+    as_list,
+    check_run_name,
+    check_seed,
+    kpi_frame,
+    package_version,
+    records_frame,
+    to_json,
+    trajectory_frame,
+    utcnow,
+)
+from circman_kernel.store.queries import in_list
+from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, RUN_TABLES
+
+__all__ = ["RUN_INSERT", "RunWriter", "delete_rows"]
+
+RUN_INSERT = (
+    "INSERT INTO runs (id, kind, name, created_at, duration_s, status, seed, config_hash, "
+    "package_version, parameters, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?::VARCHAR[])"
+)
+
+log = logging.getLogger("circman.store")
+
+#: trajectory rows of one run fit the ``seq`` column (INTEGER)
+_MAX_ROWS = 2**31 - 1
+
+
+def delete_rows(tx: Any, ids: list[str]) -> None:
+    """Delete the runs ``ids`` and every row of theirs, inside the transaction ``tx``."""
+    for table in RUN_TABLES[1:]:
+        tx.execute(f"DELETE FROM {table} WHERE {in_list('run_id')}", [ids])
+    tx.execute(f"DELETE FROM runs WHERE {in_list('id')}", [ids])
+
+
+class RunWriter:
+    """A run being stored in batches; use as a context manager (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Any,
+        kind: str,
+        *,
+        name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        config_hash: str | None = None,
+        tags: str | Any = (),
+        run_id: str | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ParameterError(
+                f"unknown run kind {kind!r}; valid: {list(KINDS)}", name="kind", value=kind
+            )
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise ParameterError("parameters must be a mapping", name="parameters")
+        self.store = store
+        self.run_id = uuid.uuid4().hex if run_id is None else str(run_id)
+        self.created_at = utcnow()
+        self._row = [
+            self.run_id,
+            kind,
+            check_run_name(name),
+            self.created_at,
+            None,
+            "running",
+            check_seed(seed),
+            config_hash,
+            package_version(),
+            to_json(dict(parameters) if parameters is not None else {}, "parameters"),
+            as_list(tags, "tags") or [],
+        ]
+        self.trajectory_rows = 0
+        self.record_rows: dict[str, int] = dict.fromkeys(RECORD_COLUMNS, 0)
+        self.batches = 0
+        self._state = "new"  # new -> open -> closed | aborted
+
+    # -- the context manager -------------------------------------------------------------
+
+    def __enter__(self) -> RunWriter:
+        self._open()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if kind is None:
+            if self._state == "open":
+                self.close()
+            return
+        self.abort()
+
+    @property
+    def status(self) -> str:
+        """``"new"``, ``"open"`` (rows being written), ``"closed"`` or ``"aborted"``."""
+        return self._state
+
+    def _open(self) -> None:
+        if self._state != "new":
+            return
+        with self.store._write() as tx:
+            self.store._refuse_existing(tx, [self.run_id])
+            tx.execute(RUN_INSERT, self._row)
+        self._state = "open"
+
+    def _check_open(self, what: str) -> None:
+        if self._state == "new":
+            self._open()
+        if self._state != "open":
+            raise StoreError(f"run {self.run_id}: {what} after the run was {self._state}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        *,
+        trajectories: pd.DataFrame | None = None,
+        records: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store one batch (trajectory rows in order, records) in one short transaction.
+
+        ``trajectories`` and ``records`` take what :meth:`RunStore.save_run` takes; the
+        records' ids default to ``<run id>:<table>:<n>`` counted over the whole run.
+        """
+        self._check_open("append")
+        traj = trajectory_frame(trajectories) if trajectories is not None else None
+        if traj is not None:
+            if self.trajectory_rows + len(traj) > _MAX_ROWS:
+                raise ParameterError(
+                    f"a run holds at most {_MAX_ROWS:,} trajectory rows", name="trajectories"
+                )
+            start = self.trajectory_rows
+            traj = traj.assign(seq=np.arange(start, start + len(traj), dtype=np.int32))
+        frames = {}
+        for table, rows in (records or {}).items():
+            if table not in RECORD_COLUMNS:
+                raise ParameterError(
+                    f"records has unknown table {table!r}; valid: {list(RECORD_COLUMNS)}",
+                    name="records",
+                )
+            frames[table] = records_frame(
+                table, rows, self.run_id, self.created_at, first=self.record_rows[table]
+            )
+        try:
+            with self.store._append() as tx:
+                if traj is not None and len(traj):
+                    tx.insert_trajectories(self.run_id, traj)
+                for table, frame in frames.items():
+                    tx.insert_frame(table, frame)
+        except BaseException:
+            self.abort()
+            raise
+        if traj is not None:
+            self.trajectory_rows += len(traj)
+        for table, frame in frames.items():
+            self.record_rows[table] += len(frame)
+        self.batches += 1
+
+    def close(
+        self, *, kpis: Mapping[str, float] | None = None, duration_s: float | None = None
+    ) -> str:
+        """Add the KPIs and mark the run ``"completed"``; return its id."""
+        self._check_open("close")
+        kpi_rows = kpi_frame(self.run_id, kpis)
+        if duration_s is not None:
+            duration_s = float(duration_s)
+        try:
+            with self.store._write() as tx:
+                tx.insert_frame("run_kpis", kpi_rows)
+                tx.execute(
+                    "UPDATE runs SET status = 'completed', duration_s = ? WHERE id = ?",
+                    [duration_s, self.run_id],
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "closed"
+        return self.run_id
+
+    def abort(self) -> None:
+        """Delete every row of the run written so far (nothing of it stays stored)."""
+        if self._state != "open":
+            self._state = "aborted" if self._state != "closed" else self._state
+            return
+        self._state = "aborted"
+        with self.store._write() as tx:
+            delete_rows(tx, [self.run_id])
+        log.info("%s: run %s aborted, its rows deleted", self.store.path, self.run_id)
