@@ -1,9 +1,11 @@
 """Self-checks and reference solutions of the guided notebooks.
 
 Owns ``checks`` (the exercise list, ``check`` and the ``check_*`` helpers),
-``comparers`` (how an answer is judged against the expected one, with a hint) and
-``solutions`` (reference answers, computed with the package; notebook 03's discovery
-answer in ``solutions_discovery``). May import everything below
+``comparers`` (how an answer is judged against the expected one, with a hint: the
+tolerance policy for instructors is documented there), ``mistakes`` (each exercise's
+typical wrong answers and their hints), ``check_db`` (the adversarial check database of
+the SQL exercises) and ``solutions`` (reference answers, computed with the package;
+notebook 03's discovery answer in ``solutions_discovery``). May import everything below
 ``server``. ``from circman_kernel import teaching; teaching.check(...)`` is the notebooks' way in.
 """
 

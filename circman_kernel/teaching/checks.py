@@ -7,8 +7,11 @@ hint that points at the idea, never at the value) or *not yet answered* (the pla
 ``answer = None`` is still there). Checks never raise on a learner's answer.
 
 This module holds the exercise list (``EXERCISES``), ``check``, ``solution`` and the
-``check_*`` helpers; how an answer is compared (numbers within a tolerance, counts, names,
-SQL run on a check database) is in :mod:`circman_kernel.teaching.comparers`. Reference
+``check_*`` helpers; how an answer is compared (numbers by the tolerance policy, counts,
+names, SQL run on a check database) is in :mod:`circman_kernel.teaching.comparers`, which
+documents the policy for instructors: an answer to 3 significant figures (or the
+precision the question asks) is right, a near miss is told "close — check your rounding
+or units", a typical mistake gets its own hint and only a real miss the method hint. Reference
 solutions live in :mod:`circman_kernel.teaching.solutions`, not in the learner's
 notebooks; instructors show them with :func:`solution`.
 
@@ -82,15 +85,16 @@ class CheckResult:
 class Exercise:
     """One exercise: where it is, what it asks, and how an answer is judged.
 
-    ``compare(answer, expected)`` returns ``(ok, hint)``; ``expected`` comes from the
-    reference solution in :mod:`circman_kernel.teaching.solutions`.
+    ``compare(answer, expected, mistakes=())`` returns ``(ok, hint)``; ``expected`` comes
+    from the reference solution in :mod:`circman_kernel.teaching.solutions`, ``mistakes``
+    (typical wrong answers with their hints) from :mod:`circman_kernel.teaching.mistakes`.
     """
 
     id: str
     name: str
     notebook: str
     question: str
-    compare: Callable[[Any, Any], Verdict] = field(repr=False)
+    compare: Callable[..., Verdict] = field(repr=False)
     praise: str = "well done."
 
 
@@ -131,6 +135,10 @@ def check(exercise: str, answer: Any) -> CheckResult:
         ) from exc
     try:
         ok, hint = ex.compare(answer, expected)
+        if not ok:  # a typical mistake gets its own hint (worked out only when needed)
+            from circman_kernel.teaching.mistakes import typical_wrong_answers
+
+            ok, hint = ex.compare(answer, expected, typical_wrong_answers(ex.id))
     except Exception as exc:  # a learner's odd object must give a hint, not a traceback
         ok, hint = False, f"this answer could not be compared ({type(exc).__name__}: {exc})."
     if ok:
@@ -179,7 +187,6 @@ _ALL: tuple[Exercise, ...] = (
         "For how many minutes of the shift was the line temperature above its upper "
         "threshold (from the breach event to the recovery event, by sensor time)?",
         numeric(
-            atol=0.5,
             unit="minutes",
             idea="Use the sensor time each threshold event carries in its details, not the "
             "moment the event object was created, and convert seconds to minutes.",
@@ -190,9 +197,11 @@ _ALL: tuple[Exercise, ...] = (
         "01-2",
         "temperature_at_ten",
         NB01,
-        "What was the line temperature [degC] in effect at 10:00:07 on the shift's day?",
+        "What was the line temperature [degC] in effect at 10:00:07 on the shift's day, "
+        "to 3 decimals as the sensor reported it?",
         numeric(
-            atol=1e-6,
+            sig=None,
+            decimals=3,
             unit="degC",
             idea="The state in effect at a time is the most recent one at or before it; "
             "the state manager can look it up without a loop.",
@@ -218,7 +227,6 @@ _ALL: tuple[Exercise, ...] = (
         "In the Monte Carlo run (500 iterations, 48 steps, uncertainty 0.1, seed 42), what is "
         "the 95th percentile of energy per module [kWh/module] across iterations?",
         numeric(
-            rtol=1e-3,
             unit="kWh/module",
             idea="Take the KPI table of the Monte Carlo run (one row per iteration) and the "
             "95th percentile of the right column, not a per-step percentile.",
@@ -232,7 +240,6 @@ _ALL: tuple[Exercise, ...] = (
         "By how many percent does the 'faster cycle' scenario change the modules made "
         "against the baseline (48 h, seed 0)?",
         numeric(
-            rtol=1e-3,
             unit="%",
             idea="The comparison table has a column of percentage differences for each KPI.",
         ),
@@ -261,7 +268,6 @@ _ALL: tuple[Exercise, ...] = (
         "Above which target temperature [degC] does PRIM's chosen box for the worst 10 % of "
         "defect rates start (its lower limit on target_temperature)?",
         numeric(
-            rtol=1e-3,
             unit="degC",
             idea="Read the chosen box's limits, the row of target_temperature, column min.",
         ),
@@ -285,7 +291,6 @@ _ALL: tuple[Exercise, ...] = (
         NB04,
         "What is the lowest carbon footprint per module [kg CO2-eq/module] on the Pareto front?",
         numeric(
-            rtol=1e-3,
             unit="kg CO2-eq/module",
             idea="Take the minimum of the carbon column of the front, not of the whole "
             "population or of another objective.",
@@ -299,7 +304,6 @@ _ALL: tuple[Exercise, ...] = (
         "By hand: the manufacturing impact [kg CO2-eq] of 5 kg silicon wafer, 12 kg solar "
         "glass, 2.5 kg aluminium frame and 80 kWh of electricity.",
         numeric(
-            rtol=1e-6,
             unit="kg CO2-eq",
             idea="Sum quantity x material factor over the materials, then add energy x the "
             "energy factor; all factors are per kg or per kWh.",
@@ -312,7 +316,6 @@ _ALL: tuple[Exercise, ...] = (
         NB05,
         "What is the carbon payback time [years] of the assessed batch?",
         numeric(
-            rtol=1e-3,
             unit="years",
             idea="The LifeCycleImpact has the payback times among its functional units.",
         ),
@@ -325,7 +328,6 @@ _ALL: tuple[Exercise, ...] = (
         "What is the mean number of modules made over the 64 experiments of the sweep run "
         "on the Dask cluster?",
         numeric(
-            rtol=1e-9,
             unit="modules",
             idea="Average the output_modules outcome of the sweep that ran on the cluster.",
         ),
@@ -350,7 +352,7 @@ _ALL: tuple[Exercise, ...] = (
         "Write a SQL query over the trajectories whose first value is the 95th percentile "
         "of output_modules at the final step of the Monte Carlo run.",
         sql_first_value(
-            numeric(rtol=1e-6, unit="modules"),
+            numeric(sig=None, rtol=1e-9, unit="modules"),  # computed by SQL, not typed
             idea="Restrict to the Monte Carlo run, the variable and its last step.",
         ),
         "SQL aggregates over every iteration without loading them into Python.",

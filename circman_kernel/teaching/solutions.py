@@ -20,7 +20,7 @@ from circman_kernel.core.errors import ParameterError
 from circman_kernel.core.paths import data_dir
 from circman_kernel.teaching.solutions_discovery import box_lower_temperature
 
-__all__ = ["SOLUTIONS", "Solution", "check_store", "code", "expected", "reference_answer"]
+__all__ = ["SOLUTIONS", "Solution", "code", "expected", "lab_front", "reference_answer"]
 
 
 @dataclass(frozen=True)
@@ -174,11 +174,14 @@ def _optimum_reproduced() -> bool:
     return bool(result.honesty.reproduced)
 
 
+@functools.cache
+def lab_front() -> Any:
+    """Return notebook 04's Pareto front (computed once per process)."""
+    return lab_optimizer().optimize_pareto({"cycle_time": 30.0, "target_temperature": 22.5}, seed=4)
+
+
 def _lowest_pareto_carbon() -> float:
-    front = lab_optimizer().optimize_pareto(
-        {"cycle_time": 30.0, "target_temperature": 22.5}, seed=4
-    )
-    return float(front["carbon_kg_per_module"].min())
+    return float(lab_front()["carbon_kg_per_module"].min())
 
 
 # ----------------------------------------------------------------------------- 05
@@ -234,7 +237,8 @@ def _dask_sweep_mean_output() -> float:
 
 
 # ----------------------------------------------------------------------------- 06
-#: The runs notebook 06 stores: name -> simulation parameters (48 steps, seed 7 each).
+#: The runs notebook 06 stores: name -> simulation parameters (48 steps, seed 7 each); the
+#: SQL self-checks run on :mod:`circman_kernel.teaching.check_db`, built like them.
 LAB_RUNS: MappingProxyType[str, MappingProxyType[str, float]] = MappingProxyType(
     {
         "cycle 24 s": MappingProxyType({"cycle_time": 24.0}),
@@ -244,28 +248,6 @@ LAB_RUNS: MappingProxyType[str, MappingProxyType[str, float]] = MappingProxyType
         "cycle 24 s, hot line": MappingProxyType({"cycle_time": 24.0, "target_temperature": 28.0}),
     }
 )
-
-
-def fill_lab_store(store: Any) -> None:
-    """Store notebook 06's runs: five simulations and one Monte Carlo run, all seeded."""
-    from circman_kernel.simulation.engine import SimulationEngine
-
-    engine = SimulationEngine(store=store)
-    for name, params in LAB_RUNS.items():
-        engine.run_simulation(48, parameters=dict(params), seed=7, name=name, tags=("lab",))
-    engine.run_monte_carlo_simulation(
-        48, iterations=300, uncertainty=0.1, seed=42, name="baseline uncertainty", tags=("lab",)
-    )
-
-
-@functools.cache
-def check_store() -> Any:
-    """Return the in-memory store the SQL self-checks run learners' queries on."""
-    from circman_kernel.store.run_store import RunStore
-
-    store = RunStore(":memory:")
-    fill_lab_store(store)
-    return store
 
 
 _SQL_BEST_RUN = """\
@@ -283,25 +265,15 @@ WHERE r.kind = 'monte_carlo' AND t.variable = 'output_modules'
 
 
 def _sql_best_run() -> str:
-    from circman_kernel.simulation.engine import SimulationEngine
+    from circman_kernel.teaching.check_db import best_run
 
-    engine = SimulationEngine()
-    best = None
-    for name, params in LAB_RUNS.items():
-        k = engine.run_simulation(48, parameters=dict(params), seed=7).kpis()
-        if k["defect_rate"] <= 0.021 and (best is None or k["energy_per_module_kwh"] < best[0]):
-            best = (k["energy_per_module_kwh"], name)
-    assert best is not None
-    return best[1]
+    return best_run()
 
 
 def _sql_p95_output() -> float:
-    import numpy as np
+    from circman_kernel.teaching.check_db import p95_final_output
 
-    from circman_kernel.simulation.engine import SimulationEngine
-
-    mc = SimulationEngine().run_monte_carlo_simulation(48, iterations=300, uncertainty=0.1, seed=42)
-    return float(np.percentile(mc.kpis()["output_modules"], 95))
+    return p95_final_output()
 
 
 # ----------------------------------------------------------------------------- registry
