@@ -272,6 +272,54 @@ _CONFIGS_V4 = [
 ]
 
 
+# The LCA total of the manual (16.3.3) is manufacturing + use + end of life; the recycling
+# credit is reported beside it (EN 15804 module D) and "net" adds it. Computed from the
+# stored phases, so runs stored before the change (whose total_impact included the credit)
+# show the same total as new ones; a run with a total but no phases keeps its own.
+_PHASES3 = ("manufacturing_impact", "use_phase_impact", "end_of_life_impact")
+
+
+def _lca_total(alias: str, fallback: str) -> str:
+    present = " AND ".join(f"{alias}.{p} IS NOT NULL" for p in _PHASES3)
+    total = " + ".join(f"{alias}.{p}" for p in _PHASES3)
+    return f"CASE WHEN {present} THEN {total} ELSE {fallback} END"
+
+
+_headline5 = ",\n        ".join(
+    f"max(value) FILTER (WHERE kpi = '{k}') AS {k}" for k in (*HEADLINE_KPIS, *_PHASES3)
+)
+_VIEWS_V5 = [
+    "DROP VIEW run_summary",
+    f"""CREATE VIEW run_summary AS
+    SELECT r.id AS run_id, r.kind, r.name, r.created_at, r.duration_s, r.status, r.seed,
+           r.config_hash, r.package_version, r.tags,
+           {", ".join(f"k.{h}" for h in HEADLINE_KPIS if h != "total_impact")},
+           {_lca_total("k", "k.total_impact")} AS total_impact,
+           coalesce(k.n_kpis, 0) AS n_kpis
+    FROM runs AS r
+    LEFT JOIN (
+        SELECT run_id,
+        {_headline5},
+        count(*) AS n_kpis
+        FROM run_kpis GROUP BY run_id
+    ) AS k ON k.run_id = r.id""",
+    "DROP VIEW lca_phase_totals",
+    f"""CREATE VIEW lca_phase_totals AS
+    SELECT l.run_id, r.name, p.phase, sum(p.impact) AS impact_kg_co2eq, count(*) AS n_results
+    FROM lca_results AS l
+    LEFT JOIN runs AS r ON r.id = l.run_id
+    CROSS JOIN LATERAL (VALUES
+        ('manufacturing', l.manufacturing_impact),
+        ('use_phase', l.use_phase_impact),
+        ('end_of_life', l.end_of_life_impact),
+        ('total', {_lca_total("l", "l.total_impact")}),
+        ('recycling_benefit', l.recycling_benefit),
+        ('net', {_lca_total("l", "l.total_impact")} + coalesce(l.recycling_benefit, 0))
+    ) AS p(phase, impact)
+    GROUP BY l.run_id, r.name, p.phase""",
+]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: applying ``statements`` to a version ``version - 1`` file."""
@@ -288,6 +336,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "users and audit tables, trajectory row order", tuple(_USERS_V3)),
     Migration(4, "configs: the configuration of every stored run", tuple(_CONFIGS_V4)),
+    Migration(
+        5,
+        "views: the LCA total of manual 16.3.3 (manufacturing + use + end of life), "
+        "recycling benefit beside it (module D) and the net with it",
+        tuple(_VIEWS_V5),
+    ),
 )
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -106,6 +106,25 @@ def _two_runs(store: RunStore) -> tuple[str, str]:
     return a, b
 
 
+def test_run_summary_lca_total_follows_the_phases(any_store: RunStore) -> None:
+    phases = {"manufacturing_impact": 10.0, "use_phase_impact": -2.0, "end_of_life_impact": 1.0}
+    # stored before the total followed the manual: total_impact included the credit -0.5
+    old = any_store.save_run("lca", kpis={**phases, "recycling_benefit": -0.5, "total_impact": 8.5})
+    new = any_store.save_run(
+        "lca",
+        kpis={**phases, "recycling_benefit": -0.5, "total_impact": 9.0, "net_impact": 8.5},
+    )
+    lone = any_store.save_run("lca", kpis={"total_impact": 7.0})  # no phases: kept as given
+    summary = any_store.query(
+        "SELECT run_id, total_impact, n_kpis FROM run_summary WHERE run_id IN (?, ?, ?)",
+        [old, new, lone],
+    ).set_index("run_id")
+    assert summary.loc[old, "total_impact"] == 9.0
+    assert summary.loc[new, "total_impact"] == 9.0
+    assert summary.loc[lone, "total_impact"] == 7.0
+    assert summary.loc[new, "n_kpis"] == 6
+
+
 def test_views_compare_scenarios_and_lca_totals(any_store: RunStore) -> None:
     a, b = _two_runs(any_store)
     any_store.save_scenario("baseline", {"target_temperature": 22.0}, "the reference line")
@@ -123,12 +142,15 @@ def test_views_compare_scenarios_and_lca_totals(any_store: RunStore) -> None:
         "SELECT phase, impact_kg_co2eq FROM lca_phase_totals WHERE run_id = ?", [a]
     )
     totals = dict(zip(lca["phase"], lca["impact_kg_co2eq"], strict=True))
+    # the manual's total (16.3.3) from the phases, the recycling credit beside it (module
+    # D) and the net with it; the rows' own total_impact (stored with the credit) is not used
     assert totals == {
         "manufacturing": 14.0,
         "use_phase": -3.0,
         "end_of_life": 1.25,
+        "total": 12.25,
         "recycling_benefit": -0.75,
-        "total": 11.5,
+        "net": 11.5,
     }
     k = any_store.kpis([b, a])
     assert list(k.index) == [b, a] and k.loc[a, "energy_kwh"] == 50.0
