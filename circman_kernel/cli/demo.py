@@ -253,8 +253,9 @@ def _lca(ctx: DemoContext) -> None:
     ctx.say(
         "  life-cycle impact of one day's modules [kg CO2-eq]: "
         f"manufacturing {impact.manufacturing_impact:,.0f}, use {impact.use_phase_impact:,.0f}, "
-        f"end of life {impact.end_of_life_impact:,.0f}, recycling "
-        f"{impact.recycling_benefit:,.0f}, total {impact.total_impact:,.0f}"
+        f"end of life {impact.end_of_life_impact:,.0f}: total {impact.total_impact:,.0f}; "
+        f"recycling benefit (module D, beside the total) {impact.recycling_benefit:,.0f}, "
+        f"net {impact.net_impact:,.0f}"
     )
 
 

@@ -125,7 +125,7 @@ def _lca(args: argparse.Namespace) -> int:
     )
     print(impact.to_frame().round(4).to_string())
     width = max(len(k) for k in result)
-    for key in ("total_impact", "embodied_impact", *impact.functional_units()):
+    for key in ("total_impact", "net_impact", "embodied_impact", *impact.functional_units()):
         print(f"{key:<{width}}  {result[key]:.6g}")
     if uncertainty is not None:
         print(f"\nMonte Carlo, {args.samples} samples (seed {args.seed}):")

@@ -38,7 +38,8 @@ def test_inputs_file_json(capsys, inputs_file) -> None:
     assert code == 0
     result = json.loads(out)
     assert result["manufacturing_impact"] == pytest.approx(495.0)
-    assert result["total_impact"] == pytest.approx(-2371.97)
+    assert result["total_impact"] == pytest.approx(-2127.97)  # manual 16.3.3: three phases
+    assert result["net_impact"] == pytest.approx(-2371.97)  # with the recycling credit
     assert result["impact_per_module"] == pytest.approx(278.03)
     assert result["breakdown"]["silicon_wafer"]["recycling_benefit"] == pytest.approx(-144.0)
 
@@ -74,7 +75,8 @@ def test_state_file(capsys, tmp_path) -> None:
     path.write_text(json.dumps(state))
     code, out, _ = _run(capsys, str(path), "--json")
     assert code == 0
-    assert json.loads(out)["total_impact"] == pytest.approx(-25954.7325)
+    assert json.loads(out)["total_impact"] == pytest.approx(-25754.7325)
+    assert json.loads(out)["net_impact"] == pytest.approx(-25954.7325)
 
 
 def test_monte_carlo_is_seeded(capsys, inputs_file) -> None:
@@ -85,7 +87,8 @@ def test_monte_carlo_is_seeded(capsys, inputs_file) -> None:
     assert runs[0]["uncertainty"] == runs[1]["uncertainty"]
     total = runs[0]["uncertainty"]["total_impact"]
     assert total["p5"] < total["p50"] < total["p95"]
-    assert total["deterministic"] == pytest.approx(-2371.97)
+    assert total["deterministic"] == pytest.approx(-2127.97)
+    assert runs[0]["uncertainty"]["net_impact"]["deterministic"] == pytest.approx(-2371.97)
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def test_demo_exits_0_and_stores_every_kind_of_run(two_demos: dict) -> None:
             .tolist()
         )
         assert phases == sorted(
-            ["manufacturing", "use_phase", "end_of_life", "recycling_benefit", "total"]
+            ["manufacturing", "use_phase", "end_of_life", "total", "recycling_benefit", "net"]
         )
         (opt_rows,) = con.execute(
             "SELECT count(*) FROM optimizations WHERE list_contains(?, run_id)", [ids]
