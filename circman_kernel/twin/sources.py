@@ -14,6 +14,7 @@ import csv
 import logging
 import math
 import queue
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from circman_kernel.core.state_schema import (
     _Invalid,
     _merge,
     default_state,
+    parse_timestamp,
 )
 
 __all__ = [
@@ -95,21 +97,41 @@ def _leaf_kind(path: str) -> int | None:
     return node[0] if isinstance(node, tuple) else None
 
 
+#: longest line of a replay CSV [characters]; a longer one is a malformed row, never read whole
+MAX_LINE_CHARS = 1 << 20
+#: a number as a sensor CSV writes it: digits, one point, an exponent (no ``_``, no ``inf``)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: what ``surrogateescape`` makes of bytes that are not UTF-8
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _strict_number(text: str) -> float | None:
+    """``text`` as a finite float, or ``None`` if it is not a plain decimal number."""
+    if _NUMBER.fullmatch(text) is None:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 class CSVReplaySource:
     """Replay a timestamped sensor CSV, one row per reading.
 
     The header names dotted state paths (``timestamp``, ``production_line.temperature``,
-    ``materials.silicon_wafer.inventory`` ...). Numeric fields of the state schema are
-    parsed as numbers, others kept as text; an empty cell means "no reading".
+    ``materials.silicon_wafer.inventory`` ...), each once. The file is UTF-8 (a byte-order
+    mark is allowed). Numeric fields of the state schema must be plain decimal numbers
+    (``22.5``, ``-1e-3``; not ``2_2``, ``inf`` or ``nan``), others are kept as text; an
+    empty cell means "no reading". Timestamps must not run backwards.
 
     Parameters
     ----------
     path : str or Path
         The CSV file.
     on_error : {"raise", "skip"}
-        A malformed row raises :class:`~circman_kernel.core.errors.DataSourceError` naming the
-        file and line, or, with ``"skip"``, is skipped and counted in :attr:`skipped`
-        (its line numbers in :attr:`skipped_lines`).
+        A malformed row (wrong field count, a bad number or timestamp, bytes that are not
+        UTF-8, a field or line too long, a time earlier than the previous reading's)
+        raises :class:`~circman_kernel.core.errors.DataSourceError` naming the file and
+        line, or, with ``"skip"``, is skipped and counted in :attr:`skipped` (its line
+        numbers in :attr:`skipped_lines`). A bad header always raises.
     """
 
     def __init__(self, path: str | Path, *, on_error: Literal["raise", "skip"] = "raise") -> None:
@@ -142,13 +164,21 @@ class CSVReplaySource:
 
     def read(self) -> dict[str, Any] | None:
         """Return the next valid row as a partial state, ``None`` at the end of the file."""
+        if self._done:
+            return None
         try:
             row = next(self._rows)
         except StopIteration:
             self._done = True
             return None
+        except BaseException:
+            self._done = True  # the file is closed: a raised error ends the replay
+            raise
         self.rows_read += 1
         return row
+
+    def _error(self, line: int, reason: str) -> DataSourceError:
+        return DataSourceError(f"{self.path}:{line}: {reason}", file=str(self.path), line=line)
 
     def _fail(self, line: int, reason: str) -> None:
         if self.on_error == "skip":
@@ -156,42 +186,84 @@ class CSVReplaySource:
             self.skipped_lines.append(line)
             log.debug("%s:%d skipped: %s", self.path, line, reason)
             return
-        raise DataSourceError(f"{self.path}:{line}: {reason}", file=str(self.path), line=line)
+        raise self._error(line, reason)
+
+    def _lines(self, fh: Any) -> Iterator[str]:
+        """The file's lines, a line longer than :data:`MAX_LINE_CHARS` reported and blanked."""
+        number = 0
+        while True:
+            line = fh.readline(MAX_LINE_CHARS)
+            if not line:
+                return
+            number += 1
+            if len(line) == MAX_LINE_CHARS and not line.endswith("\n"):
+                while (rest := fh.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                    pass
+                if number == 1:
+                    raise self._error(1, f"header longer than {MAX_LINE_CHARS:,} characters")
+                self._fail(number, f"line longer than {MAX_LINE_CHARS:,} characters")
+                line = "\n"  # an empty row keeps csv's line count in step
+            yield line
+
+    def _header(self, reader: Any) -> list[str]:
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise self._error(1, "empty file, expected a header row") from None
+        except csv.Error as exc:
+            raise self._error(1, f"header is not CSV: {exc}") from None
+        header = [h.strip() for h in header]
+        bad = next((h for h in header if _UNDECODABLE.search(h)), None)
+        if bad is not None:
+            raise self._error(1, f"header has bytes that are not UTF-8 ({bad!r}); save as UTF-8")
+        seen: set[str] = set()
+        twice = [h for h in header if h in seen or seen.add(h)]
+        if twice:
+            raise self._error(1, f"header names column {twice[0]!r} more than once")
+        if "timestamp" not in header:
+            raise self._error(1, "header has no 'timestamp' column")
+        return header
 
     def _iter_rows(self) -> Iterator[dict[str, Any]]:
-        with self.path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise DataSourceError(
-                    f"{self.path}: empty file, expected a header row", file=str(self.path), line=1
-                ) from None
-            header = [h.strip() for h in header]
-            if "timestamp" not in header:
-                raise DataSourceError(
-                    f"{self.path}:1: header has no 'timestamp' column", file=str(self.path), line=1
-                )
+        # surrogateescape: a byte that is not UTF-8 becomes a marker in its own row, which
+        # that row reports, instead of a UnicodeDecodeError that ends the whole file
+        with self.path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
+            reader = csv.reader(self._lines(fh))
+            header = self._header(reader)
             kinds = [_leaf_kind(h) for h in header]
-            for fields in reader:
+            width = len(header)
+            previous: datetime | None = None
+            previous_line = 0
+            while True:
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a field over csv's 131,072 characters
+                    self._fail(reader.line_num, f"not CSV: {exc}")
+                    continue
                 line = reader.line_num
                 if not fields or all(not f.strip() for f in fields):
                     continue
-                if len(fields) != len(header):
-                    self._fail(line, f"expected {len(header)} fields, found {len(fields)}")
+                if len(fields) != width:
+                    self._fail(line, f"expected {width} fields, found {len(fields)}")
                     continue
-                flat: dict[str, Any] = {}
                 bad = None
+                joined = "".join(fields)
+                if not joined.isascii() and _UNDECODABLE.search(joined):
+                    bad = "bytes that are not UTF-8 (save the file as UTF-8)"
+                flat: dict[str, Any] = {}
                 for name, kind, text in zip(header, kinds, fields, strict=True):
+                    if bad is not None:
+                        break
                     text = text.strip()
                     if not text:
                         continue
                     if kind == _NUM:
-                        try:
-                            flat[name] = float(text)
-                        except ValueError:
-                            bad = f"{name}: {text!r} is not a number"
-                            break
+                        value = _strict_number(text)
+                        if value is None:
+                            bad = f"{name}: {text[:40]!r} is not a finite decimal number"
+                        flat[name] = value
                     else:
                         flat[name] = text
                 if bad is None:
@@ -201,6 +273,15 @@ class CSVReplaySource:
                         bad = str(exc.to_error())
                     if bad is None and "timestamp" not in row:
                         bad = "timestamp: missing"
+                if bad is None:
+                    stamp = parse_timestamp(row["timestamp"])
+                    if previous is not None and stamp < previous:
+                        bad = (
+                            f"timestamp {row['timestamp']} is earlier than the previous "
+                            f"reading's (line {previous_line}): time runs backwards"
+                        )
+                    else:
+                        previous, previous_line = stamp, line
                 if bad is not None:
                     self._fail(line, bad)
                     continue
