@@ -122,7 +122,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _escaped(df: pd.DataFrame) -> pd.DataFrame:
+def escaped(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text (cells, column names, index) is :func:`printable`."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or str(out[col].dtype) == "str":
@@ -132,7 +133,8 @@ def _escaped(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _json_text(text: str) -> str:
+def json_text(text: str) -> str:
+    """JSON ``text`` with the characters JSON leaves raw (C1, bidi overrides) escaped."""
     # JSON escapes C0 controls itself; escape the rest (C1, bidi overrides) the JSON way
     return "".join(ch if ch.isprintable() or ch == "\n" else _json_escape(ch) for ch in text)
 
@@ -149,14 +151,14 @@ def _print_frame(df: pd.DataFrame, *, as_json: bool = False, as_csv: bool = Fals
     import pandas as pd
 
     if as_json:
-        print(_json_text(df.to_json(orient="records", date_format="iso", force_ascii=False)))
+        print(json_text(df.to_json(orient="records", date_format="iso", force_ascii=False)))
     elif as_csv:
-        (_escaped(df) if sys.stdout.isatty() else df).to_csv(sys.stdout, index=False)
+        (escaped(df) if sys.stdout.isatty() else df).to_csv(sys.stdout, index=False)
     elif df.empty:
         print("(no rows)")
     else:
         with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-            print(_escaped(df).to_string(index=False))
+            print(escaped(df).to_string(index=False))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -169,16 +171,16 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     run = _store(args).get_run(args.run_id)
-    print(_json_text(json.dumps(run, indent=2, default=str, ensure_ascii=False)))
+    print(json_text(json.dumps(run, indent=2, default=str, ensure_ascii=False)))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     wide = _store(args).compare(args.run_ids)
     if args.json:
-        print(_json_text(wide.to_json(orient="index", force_ascii=False)))
+        print(json_text(wide.to_json(orient="index", force_ascii=False)))
     else:
-        print(_escaped(wide).to_string())
+        print(escaped(wide).to_string())
     return 0
 
 

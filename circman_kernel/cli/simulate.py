@@ -7,6 +7,7 @@ import json
 import math
 import sys
 
+from circman_kernel.cli.runs import escaped, json_text
 from circman_kernel.core.errors import ParameterError
 
 
@@ -130,14 +131,15 @@ def _manager(args: argparse.Namespace, *, store: bool = True):
 
 
 def _list(args: argparse.Namespace) -> int:
+    # names and descriptions are anyone's text: control characters are printed escaped
     frame = _manager(args).list_scenarios()
     if args.json:
-        print(frame.to_json(orient="records", force_ascii=False))
+        print(json_text(frame.to_json(orient="records", force_ascii=False)))
     elif frame.empty:
         print("no scenarios")
     else:
         frame = frame.assign(parameters=[json.dumps(p) for p in frame["parameters"]])
-        print(frame.to_string(index=False))
+        print(escaped(frame).to_string(index=False))
     return 0
 
 

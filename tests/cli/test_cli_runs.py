@@ -102,3 +102,21 @@ def test_the_team_store_from_the_command_line(pg_url, capsys) -> None:
     assert main(["--db", pg_url, "--log-level", "DEBUG", "runs", "sql", "DELETE FROM runs"]) == 2
     err = capsys.readouterr().err
     assert "read-only" in err and "s3cret" not in err and "circman:***@" in err
+
+
+def test_scenario_list_escapes_control_characters(db_path, capsys) -> None:
+    # issue 20 item 10: a scenario named $'a\x1b[31mred' printed a raw ESC in scenario list
+    db = ["--db", str(db_path)]
+    name = "a\x1b[31mred\u202e"
+    assert main([*db, "scenario", "create", name, "-p", "cycle_time=25",
+                 "--description", "bell\x07 and\x9bcsi"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main([*db, "scenario", "list"]) == 0
+    out = capsys.readouterr().out
+    assert not any(ch in out for ch in "\x1b\x9b\u202e\x07")
+    assert "a\\x1b[31mred\\u202e" in out and "bell\\x07 and\\x9bcsi" in out
+    assert main([*db, "scenario", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert not any(ch in out for ch in "\x1b\x9b\u202e\x07")
+    (row,) = json.loads(out)
+    assert row["name"] == name and row["description"] == "bell\x07 and\x9bcsi"  # lossless
