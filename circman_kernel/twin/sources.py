@@ -33,6 +33,7 @@ from circman_kernel.core.state_schema import (
     _Invalid,
     _merge,
     default_state,
+    merge_state,
     parse_timestamp,
 )
 
@@ -426,15 +427,18 @@ class ManualInputSource:
             self.put(item)
 
     def put(self, data: Mapping[str, Any]) -> None:
-        """Queue a partial state (validated now, so a typo is reported to whoever typed it)."""
+        """Queue a partial state (validated now, so a typo is reported to whoever typed it).
+
+        The rules of a twin update apply (:func:`~circman_kernel.core.state_schema.merge_state`):
+        ``{"production_line": {"temprature": 23}}`` raises
+        :class:`~circman_kernel.core.errors.StateValidationError` naming
+        ``production_line.temprature`` with a did-you-mean; dotted keys are paths.
+        """
         if not isinstance(data, Mapping):
             raise StateValidationError(
                 f"manual input must be a mapping, got {type(data).__name__}", path="", value=data
             )
-        try:
-            self._queue.put(_merge({}, data, SCHEMA))
-        except _Invalid as exc:
-            raise exc.to_error() from None
+        self._queue.put(merge_state({}, data))
 
     def close(self) -> None:
         """No more input: the source is exhausted once the queue is empty."""
