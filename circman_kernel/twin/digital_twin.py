@@ -23,7 +23,7 @@ import numpy as np
 
 from circman_kernel.core.config import CircmanConfig, load_config
 from circman_kernel.core.errors import NotInitializedError, ParameterError, StateValidationError
-from circman_kernel.core.state_schema import copy_state, default_state
+from circman_kernel.core.state_schema import SCHEMA, copy_state, default_state
 from circman_kernel.twin.event_types import (
     Event,
     EventCategory,
@@ -38,6 +38,8 @@ from circman_kernel.twin.state import StateManager
 __all__ = ["DigitalTwin"]
 
 log = logging.getLogger("circman.twin")
+
+_SECTIONS = frozenset(SCHEMA)
 
 
 class DigitalTwin:
@@ -93,6 +95,14 @@ class DigitalTwin:
             self._thresholds.setdefault(keys[0], []).append((path, keys[1:], lo, hi))
         self._outside: dict[str, str] = {}  # path -> "upper" | "lower" while out of band
 
+    @classmethod
+    def _reset(cls) -> None:
+        """Do nothing: there is no shared instance to reset (the manual's tests call this).
+
+        The manual's twin is a singleton that its test suite resets between tests
+        (section 13.2); every ``DigitalTwin()`` here is a new, independent twin.
+        """
+
     def __repr__(self) -> str:
         status = "initialized" if self._initialized else "not initialized"
         return f"DigitalTwin(name={self.name!r}, {status}, history={len(self.state_manager)})"
@@ -141,7 +151,10 @@ class DigitalTwin:
     def update(self, external_data: Mapping[str, Any] | None = None) -> bool:
         """Merge ``external_data`` into the state (validated), check thresholds, publish events.
 
-        The update is stamped with ``datetime.now()`` unless it carries a ``timestamp``.
+        Keys may be dotted paths (``{"production_line.temperature": 23.5}``); an unknown
+        field raises with a did-you-mean (free-form data goes under ``"extra"``); see
+        :func:`~circman_kernel.core.state_schema.merge_state`. The update is stamped with
+        ``datetime.now()`` unless it carries a ``timestamp``.
         A bad value raises :class:`~circman_kernel.core.errors.StateValidationError` and leaves
         state, history and threshold status unchanged. Returns ``True``.
 
@@ -162,7 +175,10 @@ class DigitalTwin:
             )
         with self._lock:
             previous, new = self.state_manager._apply(data, datetime.now())
-            events = self._after_change(previous, new, data)
+            # a dotted key ("production_line.temperature") touches a section by path:
+            # then every band is checked, not just those of the sections named
+            touched = data if data.keys() <= _SECTIONS else None
+            events = self._after_change(previous, new, touched)
             if events:
                 self.event_manager._enqueue(events)
         if events:

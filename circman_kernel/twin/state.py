@@ -86,6 +86,10 @@ class StateManager:
         # (insort on append, removal on slide) and dropped once the window is in order.
         self._sorted: list[tuple[datetime, int]] | None = None
 
+    @classmethod
+    def _reset(cls) -> None:
+        """Do nothing: there is no shared instance to reset (the manual's tests call this)."""
+
     # -- internal -----------------------------------------------------------------------
     def _append(self, state: dict, key: datetime) -> None:
         keys = self._keys
@@ -150,7 +154,12 @@ class StateManager:
             self._append(new, key)
 
     def update_state(self, updates: Mapping[str, Any]) -> None:
-        """Deep-merge a partial state into the current one (validated, all or nothing)."""
+        """Deep-merge a partial state into the current one (validated, all or nothing).
+
+        Keys may be dotted paths (``{"production_line.temperature": 23.0}``); an unknown
+        field raises with a did-you-mean (free-form data goes under ``"extra"``); see
+        :func:`~circman_kernel.core.state_schema.merge_state` for every rule and limit.
+        """
         if not isinstance(updates, Mapping):
             raise StateValidationError(
                 f"updates must be a mapping, got {type(updates).__name__}", path="", value=updates
