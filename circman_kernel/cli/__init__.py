@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "lca",
     "optimize",
     "dashboard",
+    "lab",
     "users",
     "token",
     "twin",

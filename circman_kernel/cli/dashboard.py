@@ -1,4 +1,5 @@
-"""``circman dashboard`` (Voila apps, published by default) and ``circman lab``."""
+"""``circman dashboard``: the Voila apps, published by default (``circman lab`` is in
+:mod:`circman_kernel.cli.lab`)."""
 
 from __future__ import annotations
 
@@ -76,12 +77,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     team.add_argument("--twin-rate", type=float, help="readings per second of the shared twin")
     dash.set_defaults(func=_dashboard)
-
-    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (edit mode)")
-    lab.add_argument("--host", default="127.0.0.1")
-    lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--print-command", action="store_true", help="print the command and exit")
-    lab.set_defaults(func=_lab)
 
 
 def _run(cmd: DashboardCommand, print_only: bool, args: argparse.Namespace) -> int:
@@ -180,9 +175,3 @@ def team_args(args: argparse.Namespace) -> tuple[str, ...]:
         if args.twin_rate:
             out.append(f"--CircmanVoila.twin_rate={args.twin_rate:g}")
     return tuple(out)
-
-
-def _lab(args: argparse.Namespace) -> int:
-    from circman_kernel.server.dashboard import lab_command
-
-    return _run(lab_command(host=args.host, port=args.port), args.print_command, args)
