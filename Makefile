@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 HOST   ?= 127.0.0.1
 PORT   ?= 8866
+LAB_PORT ?= 8888
 
 .PHONY: install demo test lint format lab dashboard bench lock clean
 
@@ -37,8 +38,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# JupyterLab on notebooks/ (as root too); prints the URL with its token; Ctrl+C stops it.
 lab: $(STAMP)
-	$(BIN)/circman lab
+	$(BIN)/circman lab --host $(HOST) --port $(LAB_PORT)
 
 dashboard: $(STAMP)
 	$(BIN)/circman dashboard --host $(HOST) --port $(PORT)
