@@ -219,9 +219,21 @@ def _strict_sections(model: type[_Section], data: Any, file: str) -> None:
         )
 
 
+#: largest configuration file read [bytes]; the shipped ones are a few kB
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def _read_json(path: Path) -> Any:
     name = path.name
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            # refused before reading: a runaway file would take seconds and GBs to parse
+            raise ConfigError(
+                f"{path}: {size:,} bytes; a configuration file is at most "
+                f"{MAX_CONFIG_BYTES:,} bytes (a few sections of named values)",
+                file=name,
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(

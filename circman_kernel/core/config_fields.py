@@ -30,6 +30,8 @@ __all__ = [
     "DOTTED_PATH_PATTERN",
     "Bounds",
     "DottedPath",
+    "MAX_MAP_KEYS",
+    "FewKeys",
     "Fraction",
     "FrozenMap",
     "NonNegative",
@@ -63,9 +65,28 @@ DOTTED_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 DottedPath = Annotated[str, Field(pattern=DOTTED_PATH_PATTERN)]
 
 
+#: most keys a mapping section may hold (impact factors, thresholds, weights, ...); a
+#: section is a handful of named entries, so more is a mistake, refused before any work
+MAX_MAP_KEYS = 1_000
+
+
+def _few_keys(value: Any) -> Any:
+    # before item validation, so that a 2.5-million-key section costs a len() only
+    if isinstance(value, Mapping) and len(value) > MAX_MAP_KEYS:
+        raise PydanticCustomError(
+            "too_many_keys",
+            "has {n} keys; at most {limit} (a section names a handful of entries)",
+            {"n": len(value), "limit": MAX_MAP_KEYS},
+        )
+    return value
+
+
+FewKeys = BeforeValidator(_few_keys)
+
+
 def FrozenMap(key: Any, value: Any) -> Any:
-    """A read-only mapping field: validated as ``dict[key, value]``, stored as a proxy."""
-    return Annotated[dict[key, value], AfterValidator(_frozen_mapping), _as_dict]
+    """A read-only mapping field of at most :data:`MAX_MAP_KEYS` keys, stored as a proxy."""
+    return Annotated[dict[key, value], FewKeys, AfterValidator(_frozen_mapping), _as_dict]
 
 
 def _unknown_map_key(key: str, known: list[str]) -> PydanticCustomError:
@@ -110,6 +131,7 @@ def _known_threshold_paths(value: dict[str, Any]) -> dict[str, Any]:
 
 ThresholdMap = Annotated[
     dict[DottedPath, Bounds],
+    FewKeys,
     AfterValidator(_known_threshold_paths),
     AfterValidator(_frozen_mapping),
     _as_dict,

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from circman_kernel.core.config_fields import (
     Bounds,
+    FewKeys,
     Fraction,
     FrozenMap,
     NonNegative,
@@ -37,29 +38,53 @@ __all__ = [
     "DigitalTwinSettings",
     "EventNotificationConfig",
     "ImpactFactors",
+    "MAX_STEPS",
+    "OBJECTIVE_NAMES",
     "OptimizationFile",
     "PARAMETER_NAMES",
     "SimulationParameters",
 ]
 
 
-def _known_parameter_names(value: dict[str, Any]) -> dict[str, Any]:
-    # A constraint on an unknown name would be dropped when the optimiser runs.
-    known = sorted(PARAMETER_NAMES)
-    for key in value:
-        if key not in PARAMETER_NAMES:
-            raise _unknown_map_key(key, known)
-    return value
+def KeyedMap(value: Any, known: Any, why: str) -> Any:
+    """A read-only mapping of at most ``MAX_MAP_KEYS`` keys, each one of ``known``.
+
+    ``why`` says what an unknown key would do if it were let through.
+    """
+
+    def only_known(mapping: dict[str, Any]) -> dict[str, Any]:
+        for key in mapping:
+            if key not in known:
+                raise _unknown_map_key(key, list(known))
+        return mapping
+
+    only_known.__doc__ = why
+    return Annotated[
+        dict[str, value],
+        FewKeys,
+        AfterValidator(only_known),
+        AfterValidator(_frozen_mapping),
+        _as_dict,
+    ]
 
 
 def ParameterMap(value: Any) -> Any:
     """A read-only mapping keyed by :data:`PARAMETER_NAMES` (constraints, defaults)."""
-    return Annotated[
-        dict[str, value],
-        AfterValidator(_known_parameter_names),
-        AfterValidator(_frozen_mapping),
-        _as_dict,
-    ]
+    return KeyedMap(
+        value, sorted(PARAMETER_NAMES), "a constraint on an unknown name would be dropped"
+    )
+
+
+#: longest run a configuration may ask for [steps] (simulation_steps, default_simulation_steps)
+MAX_STEPS = 1_000_000
+
+#: what ``OBJECTIVE_WEIGHTS`` may weigh: the surrogate's outcomes
+#: (``circman_kernel.ai.model_parts.TARGETS``; tests/core keeps the two in step)
+OBJECTIVE_NAMES: tuple[str, ...] = ("output_amount", "energy_used", "efficiency", "defect_rate")
+
+
+#: the optimiser's weights: an unknown one would fail only when the optimiser runs
+ObjectiveWeights = KeyedMap(float, OBJECTIVE_NAMES, "an unknown weight fails only at use")
 
 
 # --------------------------------------------------------------------------- digital_twin.json
@@ -71,7 +96,7 @@ class DigitalTwinSettings(_Section):
     name: str = Field("SoliTek_DigitalTwin", min_length=1)
     update_frequency: float = Field(1.0, gt=0.0, le=1000.0, description="[Hz]")
     history_length: int = Field(1000, ge=1, le=10_000_000)
-    simulation_steps: int = Field(10, ge=1)
+    simulation_steps: int = Field(10, ge=1, le=MAX_STEPS)
     data_sources: Annotated[
         tuple[
             Literal["sensors", "manual_input", "manufacturing_system", "replay", "simulated"], ...
@@ -88,7 +113,7 @@ class SimulationParameters(_Section):
     temperature_increment: NonNegative = Field(0.5, description="[degC/step]")
     energy_consumption_increment: NonNegative = Field(2.0, description="[kWh/step]")
     production_rate_increment: NonNegative = Field(0.2, description="[modules/h per step]")
-    default_simulation_steps: int = Field(10, ge=1)
+    default_simulation_steps: int = Field(10, ge=1, le=MAX_STEPS)
     target_temperature: float = Field(22.5, ge=-50.0, le=150.0, description="[degC]")
     temperature_regulation: Fraction = Field(0.1, description="[1/step]")
     silicon_wafer_consumption_rate: NonNegative = Field(0.5, description="[kg/module]")
@@ -156,7 +181,7 @@ class EventNotificationConfig(_Section):
     """``EVENT_NOTIFICATION``: what the event bus publishes and keeps."""
 
     persistence_enabled: bool = True
-    max_events: int = Field(1000, ge=1)
+    max_events: int = Field(1000, ge=1, le=10_000_000)
     default_alert_severity: Literal["info", "warning", "error", "critical"] = "warning"
     publish_state_changes: bool = True
     publish_threshold_breaches: bool = True
@@ -327,7 +352,7 @@ class SolverSettings(_Section):
 
     method: Literal["L-BFGS-B", "TNC", "Powell"] = "L-BFGS-B"
     constrained_method: Literal["SLSQP", "trust-constr", "COBYLA"] = "SLSQP"
-    maxiter: int = Field(200, ge=1)
+    maxiter: int = Field(200, ge=1, le=100_000)
     tolerance: float = Field(1e-8, gt=0.0)
     n_starts: int = Field(4, ge=1, le=100)
     honesty_iterations: int = Field(8, ge=1, le=10_000, description="MC runs per honesty check")
@@ -335,26 +360,34 @@ class SolverSettings(_Section):
 
 
 class ModelSettings(_Section):
-    """``MODEL``: the scikit-learn surrogate and its synthetic training history."""
+    """``MODEL``: the scikit-learn surrogate and its synthetic training history.
+
+    Sizes have upper bounds (``training_samples`` <= 10^6, ``n_estimators`` <= 10^4, ...)
+    checked at load: 10^12 samples would otherwise end in a 44 TiB allocation.
+    """
 
     estimator: Literal["polynomial", "gradient_boosting", "random_forest", "gaussian_process"] = (
         "polynomial"
     )
     degree: int = Field(3, ge=1, le=6, description="polynomial degree (estimator polynomial)")
     alpha: float = Field(1e-3, ge=0.0, description="ridge penalty (estimator polynomial)")
-    n_estimators: int = Field(200, ge=1)
-    max_depth: int = Field(3, ge=1)
-    cv_folds: int = Field(5, ge=2)
-    training_samples: int = Field(2000, ge=10)
-    horizon_steps: int = Field(8, ge=1, description="[steps] simulated per synthetic batch")
+    n_estimators: int = Field(200, ge=1, le=10_000)
+    max_depth: int = Field(3, ge=1, le=64)
+    cv_folds: int = Field(5, ge=2, le=100)
+    training_samples: int = Field(
+        2000, ge=10, le=1_000_000, description="synthetic batches (each simulated)"
+    )
+    horizon_steps: int = Field(
+        8, ge=1, le=10_000, description="[steps] simulated per synthetic batch"
+    )
     random_state: int = Field(42, ge=0)
 
 
 class ParetoSettings(_Section):
-    """``PARETO``: NSGA-II population and generations for the multi-objective front."""
+    """``PARETO``: NSGA-II population and generations (each <= 10^4) for the front."""
 
-    population_size: int = Field(100, ge=4)
-    generations: int = Field(40, ge=1)
+    population_size: int = Field(100, ge=4, le=10_000)
+    generations: int = Field(40, ge=1, le=10_000)
     seed: int = Field(42, ge=0)
 
 
@@ -369,7 +402,7 @@ class OptimizationFile(_Section):
     ``DEFAULT_CONSTRAINTS`` add to (and override) ``AI_INTEGRATION.OPTIMIZATION_CONSTRAINTS``.
     """
 
-    OBJECTIVE_WEIGHTS: FrozenMap(str, float) = Field(
+    OBJECTIVE_WEIGHTS: ObjectiveWeights = Field(
         default_factory=lambda: {
             "efficiency": -100.0,
             "energy_used": 0.1,
