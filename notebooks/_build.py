@@ -33,6 +33,14 @@ def code(text: str) -> nbformat.NotebookNode:
     return new_code_cell(text.strip("\n"))
 
 
+def narrative_code(text: str, topic: str) -> nbformat.NotebookNode:
+    """A cell that prints text computed from the results (tagged so tests can read it)."""
+    cell = code(text)
+    cell.metadata["tags"] = ["narrative"]
+    cell.metadata["narrative"] = topic
+    return cell
+
+
 def exercise(ex_id: str, name: str, question: str, hint_cell: str = "") -> list:
     """The three cells of an exercise: question, the learner's cell, the self-check."""
     answer = code(
@@ -88,7 +96,9 @@ def nb01() -> list:
   recoveries defined in `configs/digital_twin.json`.
 
 Runs in a few seconds. Every exercise has a self-check: write your answer in the cell
-marked `# YOUR ANSWER`, then run the check below it.
+marked `# YOUR ANSWER`, then run the check below it. An answer to 3 significant figures
+(or the precision the question asks) counts as right; terms are explained in the
+[glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""
@@ -244,7 +254,8 @@ long histories.
             "temperature_at_ten",
             """
 What was the line temperature (°C) in effect at **10:00:07** on 24 February 2025, the
-day of the shift? Put the number in `answer`.
+day of the shift? Give it **to 3 decimals**, as the sensor reported it; put the number in
+`answer`.
 """,
         ),
         md("""
@@ -275,7 +286,8 @@ def nb02() -> list:
   and read its P5/P50/P95 bands and end-of-run distributions;
 - find every run again in the DuckDB store.
 
-One model step is one hour (`step_duration`). Runs in about ten seconds.
+One model step is one hour (`step_duration`). Runs in about ten seconds. Terms (Monte
+Carlo, P5/P95, ...) are explained in the [glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""
@@ -427,9 +439,9 @@ def nb06() -> list:
   `run_comparison` / `compare_runs([...])`, `scenario_kpis`, `lca_phase_totals`;
 - query them from Python with `store.query(sql, params)` (always with bound parameters)
   and from cells with JupySQL's `%sql` / `%%sql`;
-- open the same file from the `duckdb` command line or `circman runs sql`.
+- query the same file from a terminal with `circman runs sql`.
 
-Runs in about ten seconds.
+Runs in about ten seconds. Terms are explained in the [glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""
@@ -505,17 +517,18 @@ side.pivot_table(index="kpi", columns="name", values="value").round(4)
         md("""
 ## 3. The same file from `%sql` cells (JupySQL)
 
-JupySQL runs SQL in cells. We give it a DuckDB connection to the store file. DuckDB lets
-one process write a file at a time, so the store never keeps the file open; a `%sql`
-connection does, for as long as it is open. Close it when you are done, so that
-dashboards and sweep workers can write again.
+JupySQL runs SQL in cells. We give it a **read-only** DuckDB connection to the store file:
+queries cannot change the stored runs by accident. DuckDB lets one process write a file
+at a time, so the store never keeps the file open; a `%sql` connection does, for as long
+as it is open. Close it when you are done, so that dashboards and sweep workers can write
+again.
 """),
         code("""
 import duckdb
 
 %load_ext sql
 %config SqlMagic.displaylimit = 20
-con = duckdb.connect(store.path)
+con = duckdb.connect(store.path, read_only=True)
 %sql con
 """),
         code("""
@@ -548,7 +561,9 @@ ORDER BY t.step
 Write a SQL query (as a Python string in `answer`) whose **first value** is the name of
 the simulation run with the **lowest energy per module** among the runs with a defect rate
 of **at most 2.1 %**. Try it first with `%sql` or `store.query(...)`. The self-check runs
-your query on a check database with the same runs.
+your query on a check database: the same kinds of runs plus a few others that a
+slightly wrong query would pick, so it may answer with a run you do not have here. The
+result is compared, not the text of your query.
 """,
         ),
         exercise(
@@ -566,17 +581,24 @@ con.close()  # let other processes write to the store again
         md("""
 ## 4. From a terminal
 
-The same file opens in the DuckDB command line, or through circman:
+`circman runs sql` runs a query on the store (read-only, with a time limit) and prints
+the result; it is installed with circman, nothing else is needed:
 
 ```sh
-duckdb data/circman.duckdb "SELECT kind, name, energy_per_module_kwh FROM run_summary"
-circman runs sql "SELECT kind, count(*) FROM runs GROUP BY kind"
+circman runs sql "SELECT kind, name, energy_per_module_kwh FROM run_summary"
+circman runs sql "SELECT kind, count(*) FROM runs GROUP BY kind" --csv
 ```
 
-(`CIRCMAN_DB` or `--db` selects another file.) This notebook's store is temporary:
+(`CIRCMAN_DB` or `--db PATH` selects another file.) This notebook's store is temporary;
+the cell below runs the command on it:
 """),
         code("""
-print(store.path)
+import subprocess
+import sys
+
+query = "SELECT kind, count(*) AS runs FROM runs GROUP BY kind ORDER BY kind"
+print(subprocess.run([sys.executable, "-m", "circman_kernel.cli", "--db", store.path,
+                      "runs", "sql", query], capture_output=True, text=True).stdout)
 """),
         md("""
 ## What you learned
@@ -607,7 +629,8 @@ def nb03() -> list:
   score inputs with extra-trees on any sample, and choose settings that hold up across
   **uncertain futures** (robust optimisation) instead of at one nominal point.
 
-Runs in about half a minute.
+Runs in about half a minute. Terms such as Latin hypercube, RBD-FAST, PAWN and NSGA-II
+are explained in the [glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""
@@ -640,6 +663,17 @@ table = manager.compare_scenarios(names, steps=48, seed=0)
 table[["output_modules", "energy_per_module_kwh", "defect_rate",
        "output_modules_pct", "energy_per_module_kwh_pct"]].round(3)
 """),
+        md("""
+A scenario can change nothing at all. Which one, and why, is worked out from the table
+(the sentence below is computed, not written in advance):
+"""),
+        narrative_code("""
+from circman_kernel.teaching.narrative import scenario_story
+
+band = manager.config.digital_twin.PARAMETER_THRESHOLDS["production_line.temperature"]
+overrides = {name: manager.get_scenario(name).parameters for name in names}
+print(scenario_story(table, overrides, band))
+""", "scenarios"),
         code("""
 fig = go.Figure()
 for kpi in ["output_modules_pct", "energy_per_module_kwh_pct", "defect_rate_pct"]:
@@ -701,11 +735,19 @@ fig
 
 A global sensitivity analysis (SALib; RBD-FAST for a Latin hypercube) attributes the
 variance of a KPI to the parameters over the **whole** space, not just around one point.
+`S1` is the share of the variance a parameter explains on its own, `S1_conf` its
+uncertainty; `pawn_median` is the PAWN index, which needs no variance (terms: see the
+[glossary](../README.md#glossary)).
 """),
         code("""
 ranking = analyse(experiments, outcomes, "energy_per_module_kwh")
 ranking
 """),
+        narrative_code("""
+from circman_kernel.teaching.narrative import sensitivity_story
+
+print(sensitivity_story(ranking))
+""", "sensitivity"),
         exercise(
             "03-2",
             "most_influential",
@@ -832,9 +874,11 @@ def nb04() -> list:
   the configured bounds, with `ProcessOptimizer`;
 - read the **honesty check**: the optimum is re-run through the physics process model,
   and a predicted improvement the physics does not reproduce is reported as such;
-- compute a **Pareto front** (NSGA-II) of output against carbon per module.
+- compute a **Pareto front** (NSGA-II) of two objectives that really conflict: good
+  modules against the batch's carbon, and read the price of output off it.
 
-Runs in about fifteen seconds.
+Runs in about fifteen seconds. Terms (NSGA-II, kWp, CO2-eq, ...) are explained in the
+[glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""
@@ -883,7 +927,9 @@ optimizer = ProcessOptimizer(model, seed=0)
 result = optimizer.optimize_detailed("weighted", settings, fixed=line)
 result.to_frame().round(4)
 """),
-        code("""
+        narrative_code("""
+from circman_kernel.teaching.narrative import honesty_story
+
 print(f"predicted improvement: {result.predicted_improvement:+.4g}")
 print(f"simulated improvement: {result.simulated_improvement:+.4g}")
 print("verdict:", result.verdict, f"({result.honesty.reproduced_share:.0%} of the prediction)")
@@ -893,14 +939,16 @@ for name, k in (("before", before), ("after", after)):
     good = k["output_amount"] * (1 - k["defect_rate"])  # defect-free modules per hour
     print(f"process model {name}: {k['output_amount']:.2f} modules/h, "
           f"{k['energy_used'] / good:.2f} kWh per good module")
-"""),
+print()
+print(honesty_story(result))
+""", "verdict"),
         md("""
-The optimiser shortens the cycle time. The physics agrees on the direction, but not on
-the size: the line's rate ramps up by at most 0.2 modules/h per step, so over a batch of
-eight steps the output rises far less than the surrogate expects. The verdict says
-whether the gain is real and whether it is anywhere near the prediction: *partly
-reproduced* means real but under half of what the surrogate promised
-(`result.honesty.reproduced_share` is the simulated share).
+The verdict has three grades. *Reproduced*: the process model shows a gain beyond its
+Monte Carlo noise and at least half of the prediction. *Partly reproduced*: a real gain,
+but under half of what the surrogate promised (`result.honesty.reproduced_share` is the
+share). *Not reproduced*: no gain beyond the noise. Why the sizes differ here: the line's
+rate ramps up by at most 0.2 modules/h per step, so over a batch of eight steps a shorter
+cycle raises the output far less than the surrogate, a smooth fit, expects.
 """),
         code("""
 fig = go.Figure()
@@ -910,7 +958,8 @@ fig.add_bar(x=["before", "after"],
             y=[result.honesty.simulated_before["objective"], result.honesty.simulated_after["objective"]],
             name="process model")
 fig.update_layout(title="Objective (lower is better): surrogate versus physics",
-                  barmode="group", height=340)
+                  barmode="group", yaxis_title="weighted objective [-] (lower is better)",
+                  height=340)
 fig
 """),
         exercise(
@@ -922,39 +971,66 @@ show a gain at the optimum beyond its Monte Carlo noise? Answer `True` or `False
 """,
         ),
         md("""
-The honesty check also says no. A line still ramping up from 6 modules/h cannot reach
-even its present target rate (9.2 modules/h) within the batch, so a shorter cycle
-changes nothing; the surrogate, a smooth fit that does not know the ramp limit, still
-promises a gain.
+Now the same optimisation for a line still ramping up from 6 modules/h. Within the batch
+it cannot reach even its present target rate (9.2 modules/h), so a shorter cycle cannot
+make it faster; the surrogate, which does not know the ramp limit, still promises a gain.
+What does the process model say?
 """),
-        code("""
+        narrative_code("""
 ramping = optimizer.optimize_detailed("weighted", settings, fixed={**line, "production_rate": 6.0})
 print(f"predicted {ramping.predicted_improvement:+.4g}, "
       f"simulated {ramping.simulated_improvement:+.4g}: {ramping.verdict}")
-"""),
+print(honesty_story(ramping, before=result))
+""", "ramping"),
         md("""
-## 3. The Pareto front: output against carbon
+## 3. A real trade-off: good modules against the batch's carbon
 
-There is rarely one best setting: more output can cost more energy and carbon per module.
-NSGA-II (pymoo) finds the non-dominated settings; the carbon per module comes from the
-LCA factors.
+There is rarely one best setting. But not every pair of objectives conflicts: in this
+line model the power draw hardly depends on the line's speed, so a shorter cycle spreads
+the same energy over more modules and lowers the carbon **per module** as well; output
+and carbon per module improve together (a front of output against carbon per module
+shrinks to one point). What does conflict is output against the batch's **total**
+carbon: every module carries the carbon of its silicon, glass and frame. A plant with a
+carbon budget has to choose.
+
+NSGA-II (pymoo) searches cycle time and temperature set-point on the process model itself
+(48-hour batches, averaged over 8 scenarios of the base defect rate) for the settings no
+other setting beats on both objectives.
 """),
         code("""
-front = optimizer.optimize_pareto({"cycle_time": 30.0, "target_temperature": 22.5}, seed=4)
+from circman_kernel.ai import robust_optimize
+from circman_kernel.simulation import Lever, Uncertainty
+
+trade = robust_optimize(
+    [Lever("cycle_time", 20.0, 60.0), Lever("target_temperature", 18.0, 27.0)],
+    [Uncertainty("base_defect_rate", 0.005, 0.03)],
+    objectives=["mean(good_modules)", "mean(carbon_kg)"],
+    population=32, generations=15, n_scenarios=8, steps=48, seed=4, honesty=False,
+)
+front = trade.front.rename(columns={"mean(good_modules)": "good_modules",
+                                    "mean(carbon_kg)": "carbon_kg"})
 fig = go.Figure(go.Scatter(
-    x=front["carbon_kg_per_module"], y=front["output_amount"], mode="markers",
+    x=front["carbon_kg"] / 1000, y=front["good_modules"], mode="markers",
     marker=dict(color=front["cycle_time"], colorscale="Viridis",
                 colorbar=dict(title="cycle s")),
 ))
-fig.update_layout(title="Pareto front", xaxis_title="kg CO2-eq per module",
-                  yaxis_title="output [modules/h]", height=380)
+fig.update_layout(title="Pareto front: good modules against the batch's carbon",
+                  xaxis_title="carbon of the batch [t CO2-eq]",
+                  yaxis_title="good modules per 48 h batch", height=380)
 fig
 """),
+        narrative_code("""
+from circman_kernel.teaching.narrative import pareto_story
+
+print(pareto_story(front, good="good_modules", carbon="carbon_kg", lever="cycle_time"))
+""", "pareto"),
         exercise(
             "04-2",
             "lowest_pareto_carbon",
             """
-What is the **lowest carbon footprint per module** (kg CO2-eq/module) on the front?
+The plant's carbon budget allows you to choose any point of the front, but the order
+book needs **at least 400 good modules** per batch. What is the **lowest carbon of a
+batch** (kg CO2-eq, not tonnes) on the front that makes at least 400 good modules?
 """,
         ),
         md("""
@@ -964,7 +1040,8 @@ What is the **lowest carbon footprint per module** (kg CO2-eq/module) on the fro
 - An objective must value what the line is for (output); otherwise the optimiser trades
   it away for the surrogate's fitting error.
 - Every optimum is re-run through the physics; believe the simulated improvement.
-- A Pareto front shows the trade-off instead of hiding it in weights.
+- A Pareto front shows the trade-off instead of hiding it in weights, but only between
+  objectives that really conflict: check the model before you trust a front.
 
 Next: **05**, life-cycle assessment.
 """),
@@ -985,7 +1062,8 @@ def nb05() -> list:
   as energy and carbon **payback times**;
 - propagate **uncertainty** of the impact factors by Monte Carlo.
 
-Runs in a few seconds.
+Runs in a few seconds. CO2-eq, kWp and the other terms are explained in the
+[glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""
@@ -1041,17 +1119,20 @@ phases = pd.Series({
     "use phase": impact.use_phase_impact,
     "end of life": impact.end_of_life_impact,
     "recycling benefit": impact.recycling_benefit,
-    "total": impact.total_impact,
+    "net total": impact.net_impact,
 }, name="kg CO2-eq")
+print("total_impact (the manual's total, without the recycling credit):",
+      round(impact.total_impact, 1))
 phases.round(1)
 """),
         code("""
 fig = go.Figure(go.Waterfall(
-    x=list(phases.index[:-1]) + ["total"],
+    x=list(phases.index[:-1]) + ["net total"],
     measure=["relative"] * 4 + ["total"],
     y=list(phases.values[:-1]) + [0],
 ))
-fig.update_layout(title="Life-cycle phases of 100 modules [kg CO2-eq]", height=380)
+fig.update_layout(title="Life-cycle phases of 100 modules", yaxis_title="kg CO2-eq",
+                  height=380)
 fig
 """),
         md("""
@@ -1064,6 +1145,11 @@ have repaid their energy and their carbon.
         code("""
 pd.Series(impact.functional_units()).round(4)
 """),
+        narrative_code("""
+from circman_kernel.teaching.narrative import lca_units_story
+
+print(lca_units_story(impact))
+""", "functional units"),
         exercise(
             "05-2",
             "carbon_payback_years",
@@ -1118,7 +1204,8 @@ def nb07() -> list:
 - run a sweep on a **Dask** cluster through a standard `concurrent.futures` executor and
   check that it gives exactly the serial result.
 
-Runs in about twenty seconds (most of it starting the Dask workers).
+Runs in about twenty seconds (most of it starting the Dask workers). Terms (Latin
+hypercube, ...) are explained in the [glossary](../README.md#glossary).
 """),
         code(SETUP_TEMP_STORE),
         md("""

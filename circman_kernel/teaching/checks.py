@@ -289,13 +289,14 @@ _ALL: tuple[Exercise, ...] = (
         "04-2",
         "lowest_pareto_carbon",
         NB04,
-        "What is the lowest carbon footprint per module [kg CO2-eq/module] on the Pareto front?",
+        "On the Pareto front of good modules against the batch's total carbon, what is the "
+        "lowest carbon [kg CO2-eq] of a 48-hour batch that makes at least 400 good modules?",
         numeric(
-            unit="kg CO2-eq/module",
-            idea="Take the minimum of the carbon column of the front, not of the whole "
-            "population or of another objective.",
+            unit="kg CO2-eq",
+            idea="Keep the rows of the front with at least 400 good modules, then take the "
+            "minimum of their carbon column.",
         ),
-        "the other end of the front trades carbon for output.",
+        "every good module beyond that costs carbon: that is the trade-off.",
     ),
     Exercise(
         "05-1",

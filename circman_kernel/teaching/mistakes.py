@@ -108,8 +108,12 @@ def _box_limits() -> Any:
 
 
 # ----------------------------------------------------------------------------- 04, 05, 07
+def _front_min_carbon() -> float:
+    return float(sol.lab_front()["carbon_kg"].min())
+
+
 def _front_max_carbon() -> float:
-    return float(sol.lab_front()["carbon_kg_per_module"].max())
+    return float(sol.lab_front()["carbon_kg"].max())
 
 
 def _materials_only() -> float:
@@ -211,6 +215,9 @@ MISTAKES: dict[str, tuple[Mistake, ...]] = {
                 "chosen box's own limit (min)."),
     ),
     "04-2": (
+        Mistake("no floor", _front_min_carbon,
+                "that batch makes fewer than 400 good modules: keep only the rows with at "
+                "least 400 first."),
         Mistake("highest carbon", _front_max_carbon,
                 "that is the highest carbon on the front: the question asks for the lowest."),
     ),

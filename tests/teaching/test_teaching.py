@@ -188,4 +188,4 @@ def test_notebook_04_checks_train_the_surrogate_once(monkeypatch: pytest.MonkeyP
     assert trainings == [2000]  # one surrogate on the 2,000-batch history, shared
     # the default objective values output: the lab's weighted optimum is a real gain
     assert reproduced is True
-    assert 0.0 < carbon < 1000.0
+    assert carbon > 0.0  # kg CO2-eq of a batch on the process-model front
