@@ -667,13 +667,16 @@ table[["output_modules", "energy_per_module_kwh", "defect_rate",
 A scenario can change nothing at all. Which one, and why, is worked out from the table
 (the sentence below is computed, not written in advance):
 """),
-        narrative_code("""
+        narrative_code(
+            """
 from circman_kernel.teaching.narrative import scenario_story
 
 band = manager.config.digital_twin.PARAMETER_THRESHOLDS["production_line.temperature"]
 overrides = {name: manager.get_scenario(name).parameters for name in names}
 print(scenario_story(table, overrides, band))
-""", "scenarios"),
+""",
+            "scenarios",
+        ),
         code("""
 fig = go.Figure()
 for kpi in ["output_modules_pct", "energy_per_module_kwh_pct", "defect_rate_pct"]:
@@ -743,11 +746,14 @@ uncertainty; `pawn_median` is the PAWN index, which needs no variance (terms: se
 ranking = analyse(experiments, outcomes, "energy_per_module_kwh")
 ranking
 """),
-        narrative_code("""
+        narrative_code(
+            """
 from circman_kernel.teaching.narrative import sensitivity_story
 
 print(sensitivity_story(ranking))
-""", "sensitivity"),
+""",
+            "sensitivity",
+        ),
         exercise(
             "03-2",
             "most_influential",
@@ -927,7 +933,8 @@ optimizer = ProcessOptimizer(model, seed=0)
 result = optimizer.optimize_detailed("weighted", settings, fixed=line)
 result.to_frame().round(4)
 """),
-        narrative_code("""
+        narrative_code(
+            """
 from circman_kernel.teaching.narrative import honesty_story
 
 print(f"predicted improvement: {result.predicted_improvement:+.4g}")
@@ -941,7 +948,9 @@ for name, k in (("before", before), ("after", after)):
           f"{k['energy_used'] / good:.2f} kWh per good module")
 print()
 print(honesty_story(result))
-""", "verdict"),
+""",
+            "verdict",
+        ),
         md("""
 The verdict has three grades. *Reproduced*: the process model shows a gain beyond its
 Monte Carlo noise and at least half of the prediction. *Partly reproduced*: a real gain,
@@ -976,12 +985,15 @@ it cannot reach even its present target rate (9.2 modules/h), so a shorter cycle
 make it faster; the surrogate, which does not know the ramp limit, still promises a gain.
 What does the process model say?
 """),
-        narrative_code("""
+        narrative_code(
+            """
 ramping = optimizer.optimize_detailed("weighted", settings, fixed={**line, "production_rate": 6.0})
 print(f"predicted {ramping.predicted_improvement:+.4g}, "
       f"simulated {ramping.simulated_improvement:+.4g}: {ramping.verdict}")
 print(honesty_story(ramping, before=result))
-""", "ramping"),
+""",
+            "ramping",
+        ),
         md("""
 ## 3. A real trade-off: good modules against the batch's carbon
 
@@ -1019,11 +1031,14 @@ fig.update_layout(title="Pareto front: good modules against the batch's carbon",
                   yaxis_title="good modules per 48 h batch", height=380)
 fig
 """),
-        narrative_code("""
+        narrative_code(
+            """
 from circman_kernel.teaching.narrative import pareto_story
 
 print(pareto_story(front, good="good_modules", carbon="carbon_kg", lever="cycle_time"))
-""", "pareto"),
+""",
+            "pareto",
+        ),
         exercise(
             "04-2",
             "lowest_pareto_carbon",
@@ -1145,11 +1160,14 @@ have repaid their energy and their carbon.
         code("""
 pd.Series(impact.functional_units()).round(4)
 """),
-        narrative_code("""
+        narrative_code(
+            """
 from circman_kernel.teaching.narrative import lca_units_story
 
 print(lca_units_story(impact))
-""", "functional units"),
+""",
+            "functional units",
+        ),
         exercise(
             "05-2",
             "carbon_payback_years",
