@@ -27,15 +27,8 @@ from circman_kernel.core.errors import (
     ParameterError,
     StateValidationError,
 )
-from circman_kernel.core.state_schema import (
-    _NUM,
-    SCHEMA,
-    _Invalid,
-    _merge,
-    default_state,
-    merge_state,
-    parse_timestamp,
-)
+from circman_kernel.core.state_merge import _Invalid, _merge, merge_state
+from circman_kernel.core.state_schema import _NUM, SCHEMA, default_state, parse_timestamp
 
 __all__ = [
     "CSVReplaySource",
@@ -429,10 +422,8 @@ class ManualInputSource:
     def put(self, data: Mapping[str, Any]) -> None:
         """Queue a partial state (validated now, so a typo is reported to whoever typed it).
 
-        The rules of a twin update apply (:func:`~circman_kernel.core.state_schema.merge_state`):
-        ``{"production_line": {"temprature": 23}}`` raises
-        :class:`~circman_kernel.core.errors.StateValidationError` naming
-        ``production_line.temprature`` with a did-you-mean; dotted keys are paths.
+        As a twin update (:func:`~circman_kernel.core.state_merge.merge_state`): a typo
+        raises with a did-you-mean, dotted keys are paths.
         """
         if not isinstance(data, Mapping):
             raise StateValidationError(
