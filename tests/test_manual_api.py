@@ -35,7 +35,8 @@ from circman_kernel.core.errors import (
     ParameterError,
     StateValidationError,
 )
-from circman_kernel.core.state_schema import MAX_DEPTH, merge_state
+from circman_kernel.core.state_merge import merge_state
+from circman_kernel.core.state_schema import MAX_DEPTH
 from circman_kernel.simulation import results as sim_results
 from circman_kernel.twin.event_types import Event, EventCategory, EventSeverity
 from circman_kernel.twin.sources import ManualInputSource

@@ -19,15 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from circman_kernel.core.errors import NotInitializedError, ParameterError, StateValidationError
-from circman_kernel.core.state_schema import (
-    SCHEMA,
-    _copy_stored,
-    _Invalid,
-    _merge,
-    get_path,
-    parse_timestamp,
-    validated_copy,
-)
+from circman_kernel.core.state_merge import _Invalid, _merge, validated_copy
+from circman_kernel.core.state_schema import SCHEMA, _copy_stored, get_path, parse_timestamp
 
 __all__ = ["StateManager"]
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from circman_kernel.core.errors import ParameterError, StateValidationError
-from circman_kernel.core.state_schema import copy_state, default_state, validated_copy
+from circman_kernel.core.state_merge import validated_copy
+from circman_kernel.core.state_schema import copy_state, default_state
 from circman_kernel.simulation import process as pm
 from circman_kernel.simulation.engine import SimulationEngine
 from circman_kernel.simulation.results import SimulationResult
