@@ -8,7 +8,8 @@ model's equations and one transition), ``measurement`` (the output map: sensor r
 and Monte Carlo), ``scenarios`` (``ScenarioManager`` and column runs), ``sweeps`` (sweep
 sampling and evaluation), ``sensitivity`` (sensitivity analysis), ``levers`` (levers and
 uncertainties), ``experiments`` (scenario x policy ensembles in one vectorised run) and
-``distributed`` (sweeps and Monte Carlo runs on a cluster, each stored by its worker).
+``distributed`` (sweeps and Monte Carlo runs on a cluster, each stored by its worker) and
+``overrides`` (a run's parameters: model settings and state overrides by path).
 May import ``core`` and ``lca`` (carbon KPIs). It starts from a state dict (schema in ``core``), so it needs
 no twin. The main names are importable from here, each loaded on first use so that
 importing this package stays cheap.

@@ -27,7 +27,8 @@ import pandas as pd
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.simulation import process as pm
 from circman_kernel.simulation.chunks import _map, as_seed_sequence
-from circman_kernel.simulation.engine import SimulationEngine, split_parameters
+from circman_kernel.simulation.engine import SimulationEngine
+from circman_kernel.simulation.overrides import split_parameters
 from circman_kernel.simulation.recurrences import draw_noise, simulate
 from circman_kernel.simulation.results import SimulationResult, trajectory_kpis
 
