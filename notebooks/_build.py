@@ -204,7 +204,8 @@ fig
 ## 4. Events and thresholds
 
 Every twin has an event bus (`twin.event_manager`). You can subscribe a handler to a
-category and a minimum severity. Threshold events come in pairs: one when a value leaves
+category and a severity (`severity=`: that one only; `min_severity=`: that one or
+worse). Threshold events come in pairs: one when a value leaves
 its band (a warning), one when it comes back (info): not one per update while it stays
 outside. Each carries the sensor time of the state that triggered it in `details`.
 """),
@@ -1071,7 +1072,8 @@ def nb05() -> list:
 **Learning goals.** After this notebook you can
 
 - compute the four **phases** of a PV module batch's carbon footprint (manufacturing, use,
-  end of life, recycling benefit) in kg CO2-eq, and their total;
+  end of life, recycling benefit) in kg CO2-eq, the manual's total of the first three and
+  the net total with the recycling benefit;
 - check the manufacturing phase **by hand** from the impact factors;
 - express results per **functional unit**: per module, per kWp, per kWh generated, and
   as energy and carbon **payback times**;
