@@ -105,7 +105,9 @@ class StoreQueries:
             if int(limit) < 0:
                 raise ParameterError("limit must be >= 0", name="limit", value=limit)
             sql += f" LIMIT {int(limit)}"
-        return self._decode_runs(self._frame(sql, params))
+        runs = self._decode_runs(self._frame(sql, params))
+        runs["name"] = runs["name"].fillna("")  # unnamed runs list blank, not as NaN
+        return runs
 
     @staticmethod
     def _decode_runs(df: pd.DataFrame) -> pd.DataFrame:
