@@ -84,3 +84,13 @@ def test_a_tampered_trajectory_is_the_first_difference(any_store) -> None:
 def test_unknown_run_is_a_store_error(any_store) -> None:
     with pytest.raises(StoreError, match="no run"):
         any_store.rerun("nope")
+
+
+def test_unnamed_runs_list_with_an_empty_name(any_store) -> None:
+    engine = SimulationEngine(store=any_store)
+    unnamed = engine.run_simulation(2, seed=1)
+    engine.run_simulation(2, seed=1, name="named")
+    runs = any_store.runs().set_index("id")
+    assert runs.loc[unnamed.run_id, "name"] == ""
+    assert not runs["name"].isna().any()
+    assert any_store.get_run(unnamed.run_id)["name"] is None  # the stored value is NULL
