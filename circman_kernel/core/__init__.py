@@ -5,8 +5,9 @@ Owns ``config`` (finding, reading and validating the JSON configuration folder:
 model of each file's sections), ``config_fields`` (the field types and value checks the
 sections are built from), ``state_schema`` (the twin state's fields, defaults and
 validators, read by the configuration, the simulation and the twin), ``errors`` (the
-package's exception types), ``paths`` (where configuration, data and caches live) and
-``version``. May import nothing else of circman_kernel.
+package's exception types), ``paths`` (where configuration, data and caches live),
+``config_snapshots`` (the contents of every configuration hashed in the process, kept for
+the store), ``reruns`` (the registry of re-runners by run kind) and ``version``. May import nothing else of circman_kernel.
 
 Every module of the package imports this one, so it re-exports only the cheap names: the
 exception types of ``errors`` and the locations of ``paths``. The configuration would pull

@@ -9,7 +9,9 @@ trajectories), ``extras`` (events, scenarios), ``users`` (users and audit),
 (locations, password redaction), ``sandbox`` (bounded, interruptible queries), ``duck``,
 ``duck_tx`` and ``connection`` (the DuckDB file: short-lived connections, the write lock,
 query snapshots), ``pg``, ``pg_tx``, ``pg_copy``, ``pg_frames``, ``pg_errors`` and
-``pg_schema`` (the PostgreSQL backend), ``schema`` (tables, views and migrations), ``failures`` (root causes of failed writes) and
+``pg_schema`` (the PostgreSQL backend), ``schema`` (tables, views and migrations),
+``configs`` (each run's configuration snapshot, ``RunStore.rerun`` and its report),
+``failures`` (root causes of failed writes) and
 ``frames`` (DataFrame conversion). May import ``core`` only.
 
 ``RunStore``, ``DuckDBStore``, ``PostgresStore``, ``parse_location``, ``redact``,
