@@ -129,18 +129,14 @@ def _monte_carlo(store: Any, run: dict[str, Any], config: Any) -> tuple[Differen
     uncertainty, chunk_size = float(params.pop("uncertainty")), int(params.pop("chunk_size"))
     engine = _engine(config)
     state = initial_state_from_trajectory(stored, params, config)
-    # Parameters passed to a Monte Carlo run are spread as well: pass back exactly those
-    # that differ from the configuration (the cycle time in effect travels in the state).
+    # Parameters passed to a Monte Carlo run are spread as well, and the store keeps only
+    # the values in effect: pass back those that differ from the configuration (a
+    # parameter passed at its configured value, or a cycle time passed rather than taken
+    # from the state, cannot be told apart and shows as a difference at step 1).
     defaults = engine.default_parameters()
-    varied = params.get("varied")
-    if isinstance(varied, list):
-        given = {k: params[k] for k in varied if k not in UNCERTAIN_PARAMETERS}
-    else:
-        given = {
-            k: v
-            for k, v in params.items()
-            if k in defaults and k != "cycle_time" and v != defaults[k]
-        }
+    given = {
+        k: v for k, v in params.items() if k in defaults and k != "cycle_time" and v != defaults[k]
+    }
     given.update({k: params[k] for k in UNCERTAIN_PARAMETERS if k in params})
     if "status" in params:
         given["status"] = params["status"]
