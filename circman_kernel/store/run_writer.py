@@ -108,11 +108,11 @@ class RunWriter:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
-        if kind is None:
+        if exc is None:
             if self._state == "open":
                 self.close()
             return
-        self.abort()
+        self.abort_after(exc)
 
     @property
     def status(self) -> str:
@@ -171,8 +171,8 @@ class RunWriter:
                     tx.insert_trajectories(self.run_id, traj)
                 for table, frame in frames.items():
                     tx.insert_frame(table, frame)
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self.abort_after(exc)
             raise
         if traj is not None:
             self.trajectory_rows += len(traj)
@@ -195,8 +195,8 @@ class RunWriter:
                     "UPDATE runs SET status = 'completed', duration_s = ? WHERE id = ?",
                     [duration_s, self.run_id],
                 )
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self.abort_after(exc)
             raise
         self._state = "closed"
         return self.run_id
@@ -210,3 +210,18 @@ class RunWriter:
         with self.store._write() as tx:
             delete_rows(tx, [self.run_id])
         log.info("%s: run %s aborted, its rows deleted", self.store.path, self.run_id)
+
+    def abort_after(self, error: BaseException) -> None:
+        """:meth:`abort` because of ``error``, which stays the error the caller sees.
+
+        If the rows cannot be deleted either (the disk that filled up during a batch
+        may refuse the delete too), ``error`` gets a note saying so: the run stays
+        marked ``"running"`` and ``delete_runs`` removes it later.
+        """
+        try:
+            self.abort()
+        except Exception as exc:
+            error.add_note(
+                f"run {self.run_id} could not be deleted ({exc}); it stays marked "
+                f"'running' in {self.store.path}: delete_runs({self.run_id!r}) removes it"
+            )

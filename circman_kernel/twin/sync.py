@@ -101,9 +101,9 @@ class Synchronizer:
                     bar.update()
             if recorder is not None and n:
                 self.run_id = recorder.finish(time.perf_counter() - start)
-        except BaseException:
+        except BaseException as exc:
             if recorder is not None:
-                recorder.abort()
+                recorder.abort(exc)
             raise
         finally:
             if bar is not None:
@@ -301,6 +301,6 @@ class _Recorder:
         self.sync.twin.event_manager.flush()
         return self.writer.close(kpis=kpis, duration_s=duration_s)
 
-    def abort(self) -> None:
+    def abort(self, error: BaseException) -> None:
         self._clear()
-        self.writer.abort()
+        self.writer.abort_after(error)

@@ -7,7 +7,11 @@ peaked at 1.26 GB. Now each batch of readings is written as it is replayed; the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +127,47 @@ def test_ctrl_c_during_the_replay_leaves_nothing(config, store, tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         Synchronizer(twin, source).run_batch(record=True)
     assert store.runs().empty and _count(store, "states") == 0
+
+
+_FULL_DISK = """
+import resource, sys
+from pathlib import Path
+from circman_kernel.store.run_store import RunStore
+from circman_kernel.twin.digital_twin import DigitalTwin
+from circman_kernel.twin.sources import CSVReplaySource
+from circman_kernel.twin.sync import Synchronizer
+
+folder = Path(sys.argv[1])
+store = RunStore(folder / "runs.duckdb")
+store.save_run("simulation", run_id="before", kpis={"a": 1.0})
+twin = DigitalTwin(store=store, seed=0)
+twin.initialize()
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (8_000_000, hard))  # as `ulimit -f` does
+try:
+    Synchronizer(twin, CSVReplaySource(folder / "shift.csv")).run_batch(record=True)
+except Exception as exc:
+    print(type(exc).__name__, str(exc).splitlines()[0], sep="|")
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+store.save_run("simulation", run_id="after", kpis={"a": 2.0})
+print(sorted(store.runs()["id"]))
+"""
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_a_recorded_replay_is_named_and_leaves_nothing(tmp_path) -> None:
+    # issue 20 item 9 on the streaming path: the batch that hits the limit names it first
+    _csv(tmp_path / "shift.csv", 60_000)
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    error, runs = out.stdout.strip().splitlines()
+    kind, message = error.split("|", 1)
+    assert kind == "StoreError"
+    assert message.startswith("disk full or file size limit reached while writing")
+    assert "File too large" in message and "transaction is aborted" not in message
+    assert runs == "['after', 'before']"  # no part of the replay, the store still works
