@@ -103,6 +103,17 @@ def make_figure(
     """
     if "[" not in x_title or "[" not in y_title:
         raise ParameterError("axis titles carry their unit in brackets, e.g. 'Time [h]'")
+    return figure_widget(_house_figure(traces, x_title, y_title, title, height, layout))
+
+
+def _house_figure(
+    traces: Iterable[go.BaseTraceType],
+    x_title: str,
+    y_title: str,
+    title: str,
+    height: int,
+    layout: Mapping[str, Any] | None,
+) -> go.Figure:
     fig = go.Figure(data=list(traces))
     fig.update_layout(
         title={"text": title, "x": 0.01, "font": {"size": 14}},
@@ -116,7 +127,18 @@ def make_figure(
         font={"family": "sans-serif", "size": 12},
         **dict(layout or {}),
     )
-    return figure_widget(fig)
+    return fig
+
+
+def warm_figures() -> None:
+    """Build one figure of each trace type the apps draw, off any widget.
+
+    The first figure of a process pays for plotly's lazily imported property classes
+    and validators and for loading the template; the dashboards' fork server
+    (:mod:`circman_kernel.apps.forkserver`) pays it once for every kernel it forks.
+    """
+    traces = [go.Scatter(x=[0, 1], y=[0, 1], fill="tonexty"), go.Bar(x=["a"], y=[1])]
+    _house_figure(traces, "x [-]", "y [-]", "warm", 320, None).to_dict()
 
 
 # The ES module a dashboard figure runs in the browser. It imports plotly's widget code

@@ -18,23 +18,50 @@ dashboard kernel raises plotly's own "requires nbformat" error instead of render
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+from circman_kernel.apps.forkserver import FORKSERVER_ENV, run_forked, serve
 
 # Modules a dashboard kernel has no use for, declared missing before anything imports them.
 ABSENT_MODULES = ("nbformat",)
 
 
 def main() -> None:
-    """Start an IPython kernel (``ipykernel_launcher``'s steps) without :data:`ABSENT_MODULES`."""
-    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
-        del sys.path[0]  # as ipykernel_launcher: the kernel adds the cwd back itself
-    for name in ABSENT_MODULES:
-        if name not in sys.modules:
-            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    """Start an IPython kernel (``ipykernel_launcher``'s steps) without :data:`ABSENT_MODULES`.
+
+    Under ``circman dashboard`` the kernel is forked from the warm fork server when one
+    answers (:mod:`circman_kernel.apps.forkserver`; this process then stands in for it).
+    """
+    if sys.argv[1:2] == ["--fork-server"] and len(sys.argv) == 3:
+        drop_cwd_from_path()
+        _declare_absent()
+        serve(sys.argv[2])  # the warm process kernels are forked from
+        return
+    socket_path = os.environ.get(FORKSERVER_ENV)
+    if socket_path:
+        status = run_forked(socket_path, sys.argv[1:])
+        if status is not None:
+            sys.exit(status)
+    drop_cwd_from_path()
+    _declare_absent()
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
+
+
+def _declare_absent() -> None:
+    for name in ABSENT_MODULES:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+
+
+def drop_cwd_from_path() -> None:
+    """Remove the script's folder from ``sys.path`` (as ``ipykernel_launcher``: the kernel
+    adds the working folder back itself)."""
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     dash.add_argument("--root", help="folder of app notebooks (default notebooks/apps)")
     dash.add_argument("--no-preheat", action="store_true", help="no pool of preheated kernels")
     dash.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="start every kernel from scratch instead of forking it from a warm process",
+    )
+    dash.add_argument(
         "--pool-size",
         action="append",
         metavar="[APP=]N",
@@ -169,6 +174,8 @@ def team_args(args: argparse.Namespace) -> tuple[str, ...]:
         out.insert(0, "--CircmanVoila.auth=True")
     if args.secure_cookie:
         out.append("--CircmanVoila.secure_cookie=True")
+    if args.no_fork:
+        out.append("--CircmanVoila.fork_kernels=False")
     if args.twin:
         source = parse_source(args.twin)  # a bad source fails here, not in the server
         out.append(f"--CircmanVoila.twin_source={source.label}")

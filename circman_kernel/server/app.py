@@ -11,7 +11,9 @@ DashboardVoila`, the gallery at ``/``) whose extra options (``--CircmanVoila.aut
 - the JSON API under ``/api/v1/`` (:mod:`circman_kernel.server.api`), on the same
   identity;
 - the shared twin (``twin_source``), run in this process and served by the API; kernels
-  get its API address in ``CIRCMAN_TWIN_API``.
+  get its API address in ``CIRCMAN_TWIN_API``;
+- kernels forked from a warm process (``fork_kernels``, on by default;
+  :mod:`circman_kernel.server.forks`).
 
 A server without sign-in answers every request as the local user, so it refuses to bind
 an address other than loopback (:func:`check_bind`). ``circman dashboard`` builds this
@@ -55,6 +57,9 @@ class CircmanVoila(DashboardVoila):
     session_hours = Float(8.0, help="Lifetime of a sign-in [h].").tag(config=True)
     secure_cookie = Bool(
         False, help="Mark the session cookie Secure (always behind a TLS proxy)."
+    ).tag(config=True)
+    fork_kernels = Bool(
+        True, help="Fork dashboard kernels from a warm process (off: start each from scratch)."
     ).tag(config=True)
     twin_source = Unicode("", help="Run the shared live twin: csv:PATH or simulated[:SEED].").tag(
         config=True
@@ -157,6 +162,10 @@ class CircmanVoila(DashboardVoila):
             api = url_path_join(self.server_url or self.base_url, "api/v1")
             os.environ[TWIN_API_ENV] = f"http://{_loopback_of(self.ip)}:{self.port}{api}"
             self.circman.twin.start()
+        if self.fork_kernels:
+            from circman_kernel.server.forks import ForkServer
+
+            self._forks = ForkServer()
         super().start()
 
     def stop(self) -> None:
@@ -168,6 +177,9 @@ class CircmanVoila(DashboardVoila):
             kernels = getattr(self, "_kernels", None)
             if kernels is not None:
                 kernels.close()
+            forks = getattr(self, "_forks", None)
+            if forks is not None:
+                forks.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -120,10 +120,12 @@ def _get(url: str, timeout: float = 120) -> tuple[int, str]:
 def _kernels(pid: int) -> list:
     import psutil
 
+    # one process per kernel the server manages: the kernel, or the stand-in of a kernel
+    # forked from the fork server (the fork server and its forks show its command line)
     return [
         p
         for p in psutil.Process(pid).children(recursive=True)
-        if "circman_kernel.apps.kernel" in " ".join(p.cmdline())
+        if "circman_kernel.apps.kernel" in (argv := p.cmdline()) and "-f" in argv
     ]
 
 
@@ -274,3 +276,14 @@ def test_at_the_kernel_limit_a_page_says_busy_and_opens_when_a_kernel_frees(
                 assert len(_kernels(proc.pid)) == 1
             finally:
                 browser.close()
+
+
+def test_kernels_are_forked_unless_told_not_to(capsys: pytest.CaptureFixture) -> None:
+    from circman_kernel.cli import main
+    from circman_kernel.server.app import CircmanVoila
+
+    assert CircmanVoila.fork_kernels.default_value is True
+    assert main(["dashboard", "--print-command"]) == 0
+    assert "fork_kernels" not in capsys.readouterr().out
+    assert main(["dashboard", "--no-fork", "--print-command"]) == 0
+    assert "--CircmanVoila.fork_kernels=False" in capsys.readouterr().out
