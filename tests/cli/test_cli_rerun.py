@@ -66,8 +66,9 @@ def test_every_demo_run_reruns_identically(demo: dict) -> None:
         assert "note:" not in proc.stderr  # same package version: nothing to announce
 
 
-def test_reruns_use_the_snapshot_after_configs_are_edited(demo: dict) -> None:
-    configs = demo["configs"]
+def test_reruns_use_the_snapshot_after_configs_are_edited(demo: dict, tmp_path: Path) -> None:
+    configs = tmp_path / "configs"  # the demo's configs/, then edited
+    shutil.copytree(demo["configs"], configs)
 
     def twin(d: dict) -> None:
         sp = d["SIMULATION_PARAMETERS"]
@@ -152,7 +153,13 @@ def test_a_run_without_its_snapshot_needs_its_configuration(demo: dict, tmp_path
     with duckdb.connect(str(db)) as con:
         con.execute("DELETE FROM configs")
     run_id = demo["runs"][2][0]
-    proc = _circman(demo["configs"], db, "runs", "rerun", run_id)  # configs/ was edited above
+    edited = tmp_path / "configs"
+    shutil.copytree(demo["configs"], edited)
+    _edit_json(
+        edited / "digital_twin.json",
+        lambda d: d["SIMULATION_PARAMETERS"].update(base_efficiency=0.9),
+    )
+    proc = _circman(edited, db, "runs", "rerun", run_id)
     assert proc.returncode == 2
     assert "did not keep" in proc.stderr and "CIRCMAN_CONFIG_DIR" in proc.stderr
 
