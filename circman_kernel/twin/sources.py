@@ -101,7 +101,8 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 def _strict_number(text: str) -> float | None:
     """``text`` as a finite float, or ``None`` if it is not a plain decimal number."""
-    if _NUMBER.fullmatch(text) is None:
+    # most readings are digits and one point: skip the pattern for those
+    if not text.replace(".", "", 1).isdigit() and _NUMBER.fullmatch(text) is None:
         return None
     value = float(text)
     return value if math.isfinite(value) else None
@@ -216,6 +217,11 @@ class CSVReplaySource:
             raise self._error(1, f"header names column {twice[0]!r} more than once")
         if "timestamp" not in header:
             raise self._error(1, "header has no 'timestamp' column")
+        inner = next((h for h in header if any(o.startswith(h + ".") for o in header)), None)
+        if inner is not None:
+            raise self._error(
+                1, f"header names {inner!r} both as a column and as the section of another"
+            )
         return header
 
     def _iter_rows(self) -> Iterator[dict[str, Any]]:
@@ -225,6 +231,7 @@ class CSVReplaySource:
             reader = csv.reader(self._lines(fh))
             header = self._header(reader)
             kinds = [_leaf_kind(h) for h in header]
+            columns = [(h, *h.rsplit(".", 1)) if "." in h else (h, "", h) for h in header]
             width = len(header)
             previous: datetime | None = None
             previous_line = 0
@@ -246,23 +253,31 @@ class CSVReplaySource:
                 joined = "".join(fields)
                 if not joined.isascii() and _UNDECODABLE.search(joined):
                     bad = "bytes that are not UTF-8 (save the file as UTF-8)"
-                flat: dict[str, Any] = {}
-                for name, kind, text in zip(header, kinds, fields, strict=True):
+                # the nested partial state, built straight from the split column names
+                nested: dict[str, Any] = {}
+                sections: dict[str, dict[str, Any]] = {"": nested}
+                for (name, parent, leaf), kind, text in zip(columns, kinds, fields, strict=True):
                     if bad is not None:
                         break
                     text = text.strip()
                     if not text:
                         continue
                     if kind == _NUM:
-                        value = _strict_number(text)
+                        value: Any = _strict_number(text)
                         if value is None:
                             bad = f"{name}: {text[:40]!r} is not a finite decimal number"
-                        flat[name] = value
                     else:
-                        flat[name] = text
+                        value = text
+                    node = sections.get(parent)
+                    if node is None:
+                        node = nested
+                        for key in parent.split("."):
+                            node = node.setdefault(key, {})
+                        sections[parent] = node
+                    node[leaf] = value
                 if bad is None:
                     try:
-                        row = _merge({}, nest_dotted(flat), SCHEMA)
+                        row = _merge({}, nested, SCHEMA)
                     except _Invalid as exc:
                         bad = str(exc.to_error())
                     if bad is None and "timestamp" not in row:

@@ -14,13 +14,14 @@ import json
 import threading
 import time
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.twin.event_types import Event, EventCategory, EventSeverity
-from circman_kernel.twin.sources import DataSource, flatten_state
+from circman_kernel.twin.sources import DataSource
 
 __all__ = ["RECORD_BATCH_ROWS", "Synchronizer"]
 
@@ -223,6 +224,16 @@ class Synchronizer:
         }
 
 
+def _numbers(state: dict[str, Any], prefix: str) -> Iterator[tuple[str, float]]:
+    """``(dotted path, value)`` of each number of a stored state (plain dicts, no bools)."""
+    for key, value in state.items():
+        kind = type(value)
+        if kind is float or kind is int:
+            yield prefix + key, value
+        elif kind is dict:
+            yield from _numbers(value, f"{prefix}{key}.")
+
+
 class _Recorder:
     """The states of a recorded replay, sent to the store one batch at a time."""
 
@@ -249,14 +260,13 @@ class _Recorder:
     def add(self, state: dict[str, Any]) -> None:
         step = self.rows
         codes = self._codes
-        for path, value in flatten_state(state).items():
-            if type(value) in (int, float):
-                code = codes.get(path)
-                if code is None:
-                    code = codes[path] = len(codes)
-                self._step.append(step)
-                self._code.append(code)
-                self._value.append(value)
+        for path, value in _numbers(state, ""):
+            code = codes.get(path)
+            if code is None:
+                code = codes[path] = len(codes)
+            self._step.append(step)
+            self._code.append(code)
+            self._value.append(value)
         self._states.append(
             {
                 "timestamp": state.get("timestamp"),

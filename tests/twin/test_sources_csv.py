@@ -89,8 +89,9 @@ def test_a_byte_order_mark_is_read_as_utf8(tmp_path) -> None:
         (b"timestamp,b\xe9tch\n", "not UTF-8"),
         (b"time,production_line.temperature\n", "no 'timestamp' column"),
         (b"timestamp," + b"x" * MAX_LINE_CHARS + b"\n", "header longer than"),
+        (b"timestamp,environment,environment.humidity\n", "both as a column and as the section"),
     ],
-    ids=["duplicated-column", "latin-1-header", "no-timestamp", "huge-header"],
+    ids=["duplicated-column", "latin-1-header", "no-timestamp", "huge-header", "leaf-and-section"],
 )
 def test_bad_header_always_raises(tmp_path, header: bytes, message: str) -> None:
     path = _file(tmp_path, b"2025-02-24T06:00:00,22.5,23.0\n", header=header)
