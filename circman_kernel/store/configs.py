@@ -37,6 +37,7 @@ __all__ = [
     "first_trajectory_difference",
 ]
 
+
 @dataclass(frozen=True)
 class Difference:
     """Where a re-run first departs from the stored run."""
@@ -195,10 +196,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def _walk(a: Any, b: Any, path: str) -> Iterator[Difference]:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        for key in list(a) + [k for k in b if k not in a]:
+        # what was stored is compared; a key only the re-run has is a newer output
+        for key in a:
             sub = f"{path}.{key}" if path else str(key)
-            if key not in a or key not in b:
-                yield Difference(sub, a.get(key, "(absent)"), b.get(key, "(absent)"))
+            if key not in b:
+                yield Difference(sub, a[key], "(absent)")
                 return
             yield from _walk(a[key], b[key], sub)
         return
@@ -214,7 +216,11 @@ def _walk(a: Any, b: Any, path: str) -> Iterator[Difference]:
 
 
 def first_difference(stored: Any, rerun: Any, *, prefix: str = "") -> Difference | None:
-    """Return the first value (in the stored order) where two JSON-like values differ."""
+    """Return the first stored value (in the stored order) that the re-run does not repeat.
+
+    Keys the re-run has and the stored record has not (outputs added to the package since)
+    are not differences.
+    """
     return next(_walk(stored, rerun, prefix), None)
 
 

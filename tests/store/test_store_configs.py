@@ -94,3 +94,15 @@ def test_unnamed_runs_list_with_an_empty_name(any_store) -> None:
     assert runs.loc[unnamed.run_id, "name"] == ""
     assert not runs["name"].isna().any()
     assert any_store.get_run(unnamed.run_id)["name"] is None  # the stored value is NULL
+
+
+def test_first_difference_compares_what_was_stored() -> None:
+    from circman_kernel.store.configs import first_difference
+
+    stored = {"params": {"a": 1.0, "b": [1, 2]}, "verdict": "reproduced"}
+    assert first_difference(stored, {**stored, "added_later": {}}) is None
+    diff = first_difference(stored, {"params": {"a": 1.0, "b": [1, 3]}, "verdict": "x"})
+    assert (diff.variable, diff.stored, diff.rerun) == ("params.b[1]", 2, 3)
+    diff = first_difference(stored, {"params": {"a": 1.0}})
+    assert (diff.variable, diff.rerun) == ("params.b", "(absent)")
+    assert first_difference({"x": float("nan")}, {"x": float("nan")}) is None
