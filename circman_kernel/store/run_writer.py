@@ -94,6 +94,7 @@ class RunWriter:
             to_json(dict(parameters) if parameters is not None else {}, "parameters"),
             as_list(tags, "tags") or [],
         ]
+        self._config_hash = config_hash
         self.trajectory_rows = 0
         self.record_rows: dict[str, int] = dict.fromkeys(RECORD_COLUMNS, 0)
         self.batches = 0
@@ -125,6 +126,7 @@ class RunWriter:
         with self.store._write() as tx:
             self.store._refuse_existing(tx, [self.run_id])
             tx.execute(RUN_INSERT, self._row)
+            self.store._keep_config(tx, self._config_hash)  # its configuration, for re-runs
         self._state = "open"
 
     def _check_open(self, what: str) -> None:
