@@ -106,3 +106,22 @@ def test_first_difference_compares_what_was_stored() -> None:
     diff = first_difference(stored, {"params": {"a": 1.0}})
     assert (diff.variable, diff.rerun) == ("params.b", "(absent)")
     assert first_difference({"x": float("nan")}, {"x": float("nan")}) is None
+
+
+def test_a_recorded_replay_keeps_its_configuration_too(any_store, tmp_path) -> None:
+    from circman_kernel.core.paths import data_dir
+    from circman_kernel.twin.digital_twin import DigitalTwin
+    from circman_kernel.twin.sources import CSVReplaySource
+    from circman_kernel.twin.sync import Synchronizer
+
+    config = load_config().with_overrides({"digital_twin.DIGITAL_TWIN_CONFIG.history_length": 50})
+    twin = DigitalTwin(config, store=any_store, name="replayed")
+    twin.initialize()
+    sync = Synchronizer(twin, CSVReplaySource(data_dir() / "sample_shift.csv"))
+    sync.run_batch(record=True)
+    twin.close()
+    assert any_store.query("SELECT config_hash FROM configs")["config_hash"].tolist() == [
+        config.config_hash
+    ]
+    report = any_store.rerun(sync.run_id)
+    assert report.identical and report.config_from == "stored snapshot", report
