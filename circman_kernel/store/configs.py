@@ -109,6 +109,29 @@ class StoreConfigs:
             [config_hash, text, utcnow(), __version__],
         )
 
+    def _copy_configs(self, source: Any, run_ids: list[str]) -> int:
+        """Copy the snapshots of ``run_ids``' configurations from ``source``; return how many.
+
+        A source older than schema 4 has none to give.
+        """
+        if not run_ids or source.schema_version < 4:
+            return 0
+        with source._read() as rx:
+            rows = rx.fetchall(
+                "SELECT config_hash, config, created_at, package_version FROM configs "
+                "WHERE config_hash IN (SELECT config_hash FROM runs WHERE id = ANY(?::VARCHAR[]))",
+                [run_ids],
+            )
+        with self._write() as tx:
+            for config_hash, config, created_at, version in rows:
+                text = config if isinstance(config, str) else json.dumps(config)
+                tx.execute(
+                    "INSERT INTO configs (config_hash, config, created_at, package_version) "
+                    "VALUES (?, ?::JSON, ?, ?) ON CONFLICT DO NOTHING",
+                    [config_hash, text, created_at, version],
+                )
+        return len(rows)
+
     def config_snapshot(self, config_hash: str) -> CircmanConfig | None:
         """Return the configuration stored under ``config_hash`` (None when not kept)."""
         with self._read() as rx:

@@ -132,6 +132,7 @@ class StoreTransfer:
         copied: list[str] = []
         for batch in _batches(missing, sizes):
             copied += self._write_bundle(src._read_bundle(batch), skip_existing=True)
+        self._copy_configs(src, copied)  # so that the copies can be re-run
         log.info("%s: pulled %d runs from %s (%d already here)", self.path, len(copied),
                  src.path, len(wanted) - len(missing))  # fmt: skip
         return copied

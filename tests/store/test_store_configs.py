@@ -125,3 +125,21 @@ def test_a_recorded_replay_keeps_its_configuration_too(any_store, tmp_path) -> N
     ]
     report = any_store.rerun(sync.run_id)
     assert report.identical and report.config_from == "stored snapshot", report
+
+
+def test_pulled_runs_bring_their_configuration(any_store, tmp_path) -> None:
+    from circman_kernel.store.run_store import RunStore
+
+    config = load_config().with_overrides(
+        {"digital_twin.SIMULATION_PARAMETERS.base_efficiency": 0.91}
+    )
+    run = SimulationEngine(config, store=any_store).run_simulation(5, seed=2)
+    local = RunStore(tmp_path / "local.duckdb")
+    assert local.pull_runs(any_store) == [run.run_id]
+    assert local.config_snapshot(config.config_hash) == any_store.config_snapshot(
+        config.config_hash
+    )
+    report = local.rerun(run.run_id)
+    assert report.identical and report.config_from == "stored snapshot"
+    assert local.pull_runs(any_store) == []  # nothing new, and the snapshot stays one row
+    assert len(local.query("SELECT * FROM configs")) == 1
