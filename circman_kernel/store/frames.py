@@ -38,13 +38,28 @@ def check_name_length(name: str, what: str) -> str:
 
 
 def check_text(value: str, what: str) -> str:
-    """Refuse NUL characters, which PostgreSQL text cannot hold (same rule on DuckDB)."""
+    """Refuse NUL characters and lone surrogates, which neither backend can keep."""
     if "\x00" in value:
         raise ParameterError(
             f"{what} holds a NUL character (\\x00), which the store cannot keep",
             name=what,
             value=value[:40],
         )
+    return _encodable(value, what)
+
+
+def _encodable(value: str, what: str) -> str:
+    # a lone surrogate ('\ud800', from a bad decode) is not text: UTF-8 cannot encode it
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ParameterError(
+                f"{what} holds {value[exc.start]!r} at position {exc.start}, a lone "
+                "surrogate that is not text (decode the source with the right encoding)",
+                name=what,
+                value=value[:40],
+            ) from None
     return value
 
 
@@ -104,11 +119,12 @@ def to_json(value: Any, what: str) -> str | None:
     if value is None:
         return None
     try:
-        return json.dumps(value, default=_json_default, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, default=_json_default, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ParameterError(
             f"{what} must be JSON-serialisable (no NaN/inf, no objects): {exc}", name=what
         ) from exc
+    return _encodable(text, what)
 
 
 def from_json(text: Any) -> Any:
