@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -350,9 +351,9 @@ def run_demo(
     if skipped:
         ctx.say(f"Skipped (not installed yet): {', '.join(skipped)}")
     ctx.say(f"\nDatabase: {store.path}")
-    ctx.say("Try next, with the duckdb command line or circman runs sql:")
+    ctx.say("Try next (read-only SQL over the store):")
     for sql in NEXT_QUERIES:
-        ctx.say(f'  duckdb {store.path} "{sql}"')
-    ctx.say(f'  circman --db {store.path} runs sql "{NEXT_QUERIES[0]}"')
+        # in double quotes: readable, and the queries hold no character the shell expands
+        ctx.say(f'  circman --db {shlex.quote(str(store.path))} runs sql "{sql}"')
     ctx.say(f"\nDone in {time.perf_counter() - start:.1f} s.")
     return 0

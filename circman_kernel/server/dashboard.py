@@ -36,7 +36,6 @@ __all__ = [
     "apps_dir",
     "dashboard_command",
     "figure_share_dir",
-    "lab_command",
     "parse_pool_sizes",
     "template_share_dir",
 ]
@@ -329,27 +328,3 @@ def dashboard_command(
     run_env["JUPYTER_PATH"] = os.pathsep.join(shares + ([prior] if prior else []))
     run_env[FIGURE_ESM_ENV] = FIGURE_ESM_PATH
     return DashboardCommand(tuple(argv), run_env, url=f"http://{host}:{int(port)}/")
-
-
-def lab_command(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8888,
-    root: str | os.PathLike[str] | None = None,
-) -> DashboardCommand:
-    """Return the JupyterLab command opening the notebooks folder (edit mode)."""
-    if root is None:
-        root = apps_dir().parent
-    argv = (
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={Path(root)}",
-        f"--ServerApp.ip={host}",
-        f"--ServerApp.port={int(port)}",
-        "--ServerApp.port_retries=0",
-        "--no-browser",
-    )
-    env = dict(os.environ)
-    env[MODE_ENV] = "edit"
-    return DashboardCommand(argv, env, url=f"http://{host}:{int(port)}/lab")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -154,10 +156,18 @@ def test_demo_output_ends_with_summary_database_and_queries(two_demos: dict) -> 
         assert sql in text
     assert "honesty check:" in text
     assert "circman demo" in two_demos["first"].stderr  # the progress bar
-    # the suggested queries run as printed
-    with duckdb.connect(str(two_demos["db"]), read_only=True) as con:
-        for sql in NEXT_QUERIES:
-            assert len(con.execute(sql).df()) >= 1
+    # the suggested commands run as printed, with the installed command line
+    assert not any(c in sql for sql in NEXT_QUERIES for c in '"$`\\!')  # safe in "..."
+    printed = [ln.strip() for ln in text.splitlines() if ln.startswith("  circman --db ")]
+    assert len(printed) == len(NEXT_QUERIES)
+    for line, sql in zip(printed, NEXT_QUERIES, strict=True):
+        argv = shlex.split(line)
+        assert argv[:2] == ["circman", "--db"] and argv[-1] == sql
+        done = subprocess.run([sys.executable, "-m", "circman_kernel.cli", *argv[1:], "--csv"],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        rows = list(csv.reader(io.StringIO(done.stdout)))
+        assert len(rows) >= 2, done.stdout  # a header and at least one row
 
 
 def test_second_demo_adds_runs_and_leaves_the_first_ones_untouched(two_demos: dict) -> None:
