@@ -45,8 +45,9 @@ from circman_kernel.store.schema import SCHEMA_VERSION
 __all__ = ["DuckDBStore"]
 
 _SNAPSHOT_PREFIX = ".circman-query-"
-#: DuckDB's memory limit while a batch of a long run is written (RunWriter.append)
-_APPEND_MEMORY_LIMIT = "64MB"
+#: DuckDB's settings while a batch of a long run is written (RunWriter.append): memory
+#: that does not grow with the store (a 1 GB replay peaks below 300 MB in all)
+_BOUNDED = {"memory_limit": "32MB", "threads": "1"}
 #: settings of the connection a user query runs on: the store and nothing else
 _SANDBOX = {
     "enable_external_access": "false",
@@ -97,26 +98,27 @@ class DuckDBStore(AbstractRunStore):
         return time.monotonic() + self.lock_timeout_s
 
     @contextmanager
-    def _connection(self, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connection(self, bounded: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """One short write transaction under the cross-process lock.
 
-        ``memory_limit`` bounds DuckDB's buffers for this transaction (restored after).
+        ``bounded``: DuckDB works in one thread within :data:`_BOUNDED` memory for this
+        transaction and its checkpoint (the settings are restored after).
         """
         with self._mutex, file_lock(self._file, self.lock_timeout_s):
             con = connect(self._file, read_only=False, deadline=self._deadline())
-            previous = None
+            previous = {}
             try:
-                if memory_limit is not None:
-                    (previous,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
-                    con.execute(f"SET memory_limit = '{memory_limit}'")
+                if bounded:
+                    previous = _settings(con, _BOUNDED)
+                    _apply(con, _BOUNDED)
                 # re-check under the lock: another process may have changed the file
                 schema_version(con, self.path)
                 with transaction(con):
                     yield con
-                if previous is not None:
-                    # the checkpoint that closing would run must stay inside the limit too
+                if previous:
+                    # the checkpoint that closing would run must stay inside the bound too
                     con.execute("CHECKPOINT")
-                    con.execute(f"SET memory_limit = '{previous}'")
+                    _apply(con, previous)
             except duckdb.Error as exc:
                 raise write_error(self.path, exc) from exc
             finally:
@@ -134,7 +136,7 @@ class DuckDBStore(AbstractRunStore):
     def _append(self) -> Iterator[DuckTx]:
         # a batch of a long run: DuckDB's buffers (the states index grows with the run)
         # are bounded so that memory stays that of one batch, however long the run
-        with self._connection(memory_limit=_APPEND_MEMORY_LIMIT) as con:
+        with self._connection(bounded=True) as con:
             yield DuckTx(con)
 
     @contextmanager
@@ -208,6 +210,17 @@ class DuckDBStore(AbstractRunStore):
             yield str(copy)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _settings(con: duckdb.DuckDBPyConnection, names: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: str(con.execute("SELECT current_setting(?)", [name]).fetchone()[0]) for name in names
+    }
+
+
+def _apply(con: duckdb.DuckDBPyConnection, settings: Mapping[str, str]) -> None:
+    for name, value in settings.items():  # names are ours; values quoted as literals
+        con.execute(f"SET {name} = '{value.replace(chr(39), chr(39) * 2)}'")
 
 
 def _sandbox_message(exc: BaseException) -> str:
