@@ -40,12 +40,13 @@ sync = Synchronizer(twin, CSVReplaySource(csv_path))
 start = time.perf_counter()
 n = sync.run_batch(record=record)
 seconds = time.perf_counter() - start
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before checking
 stored = None
 if record:
-    stored = int(twin.store.query(
+    assert twin.store.get_run(sync.run_id)["status"] == "completed"
+    stored = int(twin.store._frame(
         "SELECT count(*) AS n FROM states WHERE run_id = ?", [sync.run_id]
     )["n"].iloc[0])
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"rows": n, "seconds": seconds, "rss_mb": rss_mb, "stored": stored}))
 """
 
