@@ -136,7 +136,10 @@ class CSVReplaySource:
         """The file's lines, a line longer than :data:`MAX_LINE_CHARS` reported and blanked."""
         number = 0
         while True:
-            line = fh.readline(MAX_LINE_CHARS)
+            try:
+                line = fh.readline(MAX_LINE_CHARS)
+            except OSError as exc:  # a disk or network share failing mid-file
+                raise self._error(number + 1, f"cannot read: {exc}") from None
             if not line:
                 return
             number += 1
@@ -176,7 +179,13 @@ class CSVReplaySource:
     def _iter_rows(self) -> Iterator[dict[str, Any]]:
         # surrogateescape: a byte that is not UTF-8 becomes a marker in its own row, which
         # that row reports, instead of a UnicodeDecodeError that ends the whole file
-        with self.path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
+        try:
+            fh = self.path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
+        except OSError as exc:
+            raise DataSourceError(
+                f"{self.path}: cannot read: {exc.strerror or exc}", file=str(self.path)
+            ) from None
+        with fh:
             reader = csv.reader(self._lines(fh))
             header = self._header(reader)
             kinds = [_leaf_kind(h) for h in header]

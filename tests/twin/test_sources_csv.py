@@ -108,3 +108,13 @@ def test_plain_numbers_still_parse(tmp_path) -> None:
 def test_equal_timestamps_are_not_backwards(tmp_path) -> None:
     path = _file(tmp_path, _row(5, temp=b"1"), _row(5, temp=b"2"), _row(6, temp=b"3"))
     assert _temps(CSVReplaySource(path)) == [1.0, 2.0, 3.0]
+
+
+def test_an_unreadable_file_is_a_data_source_error(tmp_path) -> None:
+    path = _file(tmp_path, _row(0))
+    source = CSVReplaySource(path)
+    path.unlink()
+    path.mkdir()  # replaced before the replay starts (root reads any file, so no chmod)
+    with pytest.raises(DataSourceError, match="cannot read: Is a directory") as info:
+        source.read()
+    assert info.value.file == str(path)
