@@ -519,6 +519,9 @@ def _deep(levels: int) -> dict:
         ({"production_line..temperature": 1.0}, "production_line..temperature", "dotted path"),
         ({"extra": {"note": "x" * 20_000}}, "extra.note", "characters"),
         ({"extra": {"values": list(range(200_000))}}, "extra.values", "more than"),
+        # datetime.fromisoformat takes any separator; the stores do not
+        ({"timestamp": "0001-01-01\x0000:00:00"}, "timestamp", "ISO 8601"),
+        ({"timestamp": "2025-02-24T06:00:00.1234567"}, "timestamp", "ISO 8601"),
     ],
 )
 def test_bad_updates_raise_typed_errors_and_change_nothing(update, path, match) -> None:

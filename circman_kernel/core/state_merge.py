@@ -30,6 +30,7 @@ from circman_kernel.core.state_schema import (
     MAX_ITEMS,
     MAX_TEXT,
     SCHEMA,
+    iso_datetime,
 )
 
 __all__ = ["merge_state", "validated_copy"]
@@ -106,7 +107,7 @@ def _check_leaf(key: str, value: Any, leaf: tuple) -> Any:
         if type(value) is not str:
             raise _Invalid(key, value, "expected an ISO 8601 string")
         try:
-            datetime.fromisoformat(_text(key, value))
+            iso_datetime(_text(key, value))
         except ValueError:
             raise _Invalid(key, value, "not an ISO 8601 timestamp") from None
         return value
@@ -171,8 +172,6 @@ def _merge(
         budget[0] -= len(updates)
         if budget[0] < 0:
             raise _Invalid("...", "{...}", f"more than {MAX_ITEMS} keys and items in one update")
-    elif len(updates) > MAX_ITEMS:
-        raise _Invalid("...", "{...}", f"more than {MAX_ITEMS} keys in one mapping")
     new = base.copy()
     for key, value in updates.items():
         node = None if schema is None else schema.get(key)
@@ -199,6 +198,8 @@ def _merge(
             node = schema.get("*")
             if node is None:
                 raise _unknown(key, value, schema)
+            if len(updates) > MAX_ITEMS:  # names of a "*" level (materials) are free
+                raise _Invalid(key, value, f"one of more than {MAX_ITEMS} keys in one mapping")
         if len(key) > MAX_TEXT:
             raise _Invalid(key[:40] + "...", value, f"a key of {len(key)} characters")
         if t is dict or (t not in _SCALARS and isinstance(value, Mapping)):

@@ -15,6 +15,7 @@ be finite doubles, and nesting and size are bounded (:data:`MAX_DEPTH`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -198,6 +199,22 @@ def get_path(state: Mapping[str, Any], path: str, default: Any = None) -> Any:
     return copy_state(node)
 
 
+#: ISO 8601 as the stores read it: date, optionally "T" or " ", time, fraction, offset
+#: (``datetime.fromisoformat`` alone also takes any separator, "2025-02-24\x0006:00").
+ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
+    r"(?:Z|[+-]\d{2}:\d{2}(?::\d{2})?)?)?",
+    re.ASCII,
+)
+
+
+def iso_datetime(value: str) -> datetime:
+    """Return ``value`` parsed as ISO 8601 (extended format); ``ValueError`` if it is not."""
+    if not ISO_TIMESTAMP.fullmatch(value):
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+    return datetime.fromisoformat(value)
+
+
 def parse_timestamp(value: Any) -> datetime:
     """Return the naive datetime used to order states (aware times are converted to UTC).
 
@@ -208,7 +225,7 @@ def parse_timestamp(value: Any) -> datetime:
     """
     if isinstance(value, str):
         try:
-            dt = datetime.fromisoformat(value)
+            dt = iso_datetime(value)
         except ValueError:
             raise StateValidationError(
                 f"timestamp: {value!r} is not ISO 8601 (e.g. '2025-02-24T14:30:22.123456')",

@@ -177,7 +177,7 @@ class DigitalTwin:
             previous, new = self.state_manager._apply(data, datetime.now())
             # a dotted key ("production_line.temperature") touches a section by path:
             # then every band is checked, not just those of the sections named
-            touched = data if data.keys() <= _SECTIONS else None
+            touched = data if _SECTIONS.issuperset(data) else None
             events = self._after_change(previous, new, touched)
             if events:
                 self.event_manager._enqueue(events)
