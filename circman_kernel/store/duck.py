@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,8 @@ class DuckDBStore(AbstractRunStore):
                     yield con
                 if previous:
                     # the checkpoint that closing would run must stay inside the bound too
-                    con.execute("CHECKPOINT")
+                    with suppress(duckdb.Error):  # another connection of this process is busy
+                        con.execute("CHECKPOINT")
                     _apply(con, previous)
             except duckdb.Error as exc:
                 raise write_error(self.path, exc) from exc
