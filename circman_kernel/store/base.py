@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import abc
 import logging
-import math
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
@@ -34,19 +33,19 @@ from circman_kernel.core.errors import ParameterError, PermissionDeniedError, St
 from circman_kernel.store.configs import StoreConfigs
 from circman_kernel.store.extras import StoreExtras
 from circman_kernel.store.frames import (
-    as_list,
-    check_run_name,
-    check_seed,
     kpi_frame,
-    package_version,
-    records_frame,
-    to_json,
     trajectory_frame,
     utcnow,
 )
 from circman_kernel.store.queries import StoreQueries, default_query_timeout, in_list
-from circman_kernel.store.run_writer import RUN_INSERT, RunWriter, delete_rows
-from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, STATUSES
+from circman_kernel.store.run_writer import (
+    RUN_INSERT,
+    RunWriter,
+    delete_rows,
+    record_frames,
+    run_row,
+)
+from circman_kernel.store.schema import KINDS, STATUSES
 from circman_kernel.store.transfer import StoreTransfer
 from circman_kernel.store.urls import Location, parse_location
 from circman_kernel.store.users import StoreUsers
@@ -187,40 +186,15 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, Sto
         or ``states`` to a DataFrame or list of dicts with that table's columns
         (dict/list values are stored as JSON).
         """
-        if kind not in KINDS:
-            raise ParameterError(
-                f"unknown run kind {kind!r}; valid: {list(KINDS)}", name="kind", value=kind
-            )
-        if status not in STATUSES:
-            raise ParameterError(
-                f"unknown status {status!r}; valid: {list(STATUSES)}", name="status", value=status
-            )
-        name = check_run_name(name)
-        seed = check_seed(seed)
-        if duration_s is not None and not (
-            isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s >= 0
-        ):
-            raise ParameterError(
-                "duration_s must be a finite number >= 0 [s]", name="duration_s", value=duration_s
-            )
-        if parameters is not None and not isinstance(parameters, Mapping):
-            raise ParameterError("parameters must be a mapping", name="parameters")
         run_id = uuid.uuid4().hex if run_id is None else str(run_id)
-        tag_list = as_list(tags, "tags") or []
-        params_json = to_json(dict(parameters) if parameters is not None else {}, "parameters")
+        now = utcnow()
+        row = run_row(
+            kind, run_id=run_id, created_at=now, name=name, parameters=parameters, seed=seed,
+            config_hash=config_hash, tags=tags, status=status, duration_s=duration_s,
+        )  # fmt: skip
         kpi_rows = kpi_frame(run_id, kpis)
         traj = trajectory_frame(trajectories) if trajectories is not None else None
-        now = utcnow()
-        record_frames = {}
-        for table, rows in (records or {}).items():
-            if table not in RECORD_COLUMNS:
-                raise ParameterError(
-                    f"records has unknown table {table!r}; valid: {list(RECORD_COLUMNS)}",
-                    name="records",
-                )
-            record_frames[table] = records_frame(table, rows, run_id, now)
-        row = [run_id, kind, name, now, duration_s, status, seed, config_hash]
-        row += [package_version(), params_json, tag_list]
+        frames = record_frames(records, run_id, now)
         with self._write() as tx:
             self._refuse_existing(tx, [run_id])
             tx.execute(RUN_INSERT, row)
@@ -228,7 +202,7 @@ class AbstractRunStore(StoreQueries, StoreExtras, StoreUsers, StoreTransfer, Sto
             tx.insert_frame("run_kpis", kpi_rows)
             if traj is not None:
                 tx.insert_trajectories(run_id, traj)
-            for table, frame in record_frames.items():
+            for table, frame in frames.items():
                 tx.insert_frame(table, frame)
         return run_id
 

@@ -14,6 +14,7 @@ all. Only a process killed outright (SIGKILL, power loss) leaves a run marked
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -34,9 +35,9 @@ from circman_kernel.store.frames import (
     utcnow,
 )
 from circman_kernel.store.queries import in_list
-from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, RUN_TABLES
+from circman_kernel.store.schema import KINDS, RECORD_COLUMNS, RUN_TABLES, STATUSES
 
-__all__ = ["RUN_INSERT", "RunWriter", "delete_rows"]
+__all__ = ["RUN_INSERT", "RunWriter", "check_duration", "delete_rows", "record_frames", "run_row"]
 
 RUN_INSERT = (
     "INSERT INTO runs (id, kind, name, created_at, duration_s, status, seed, config_hash, "
@@ -48,6 +49,78 @@ log = logging.getLogger("circman.store")
 
 #: trajectory rows of one run fit the ``seq`` column (INTEGER)
 _MAX_ROWS = 2**31 - 1
+
+
+def run_row(
+    kind: str,
+    *,
+    run_id: str,
+    created_at: Any,
+    name: str | None,
+    parameters: Mapping[str, Any] | None,
+    seed: int | None,
+    config_hash: str | None,
+    tags: Any,
+    status: str,
+    duration_s: float | None = None,
+) -> list[Any]:
+    """Return the ``runs`` row of a new run in :data:`RUN_INSERT`'s order, every field checked."""
+    if kind not in KINDS:
+        raise ParameterError(
+            f"unknown run kind {kind!r}; valid: {list(KINDS)}", name="kind", value=kind
+        )
+    if status not in STATUSES:
+        raise ParameterError(
+            f"unknown status {status!r}; valid: {list(STATUSES)}", name="status", value=status
+        )
+    name = check_run_name(name)
+    seed = check_seed(seed)
+    duration_s = check_duration(duration_s)
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise ParameterError("parameters must be a mapping", name="parameters")
+    return [
+        run_id,
+        kind,
+        name,
+        created_at,
+        duration_s,
+        status,
+        seed,
+        config_hash,
+        package_version(),
+        to_json(dict(parameters) if parameters is not None else {}, "parameters"),
+        as_list(tags, "tags") or [],
+    ]
+
+
+def check_duration(duration_s: Any) -> float | None:
+    """Return a run's duration [s]: ``None`` or a finite number >= 0."""
+    if duration_s is not None and not (
+        isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s >= 0
+    ):
+        raise ParameterError(
+            "duration_s must be a finite number >= 0 [s]", name="duration_s", value=duration_s
+        )
+    return None if duration_s is None else float(duration_s)
+
+
+def record_frames(
+    records: Mapping[str, Any] | None,
+    run_id: str,
+    created_at: Any,
+    first: Mapping[str, int] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Return ``records`` (table -> rows) as frames; ids count from ``first[table]``."""
+    frames = {}
+    for table, rows in (records or {}).items():
+        if table not in RECORD_COLUMNS:
+            raise ParameterError(
+                f"records has unknown table {table!r}; valid: {list(RECORD_COLUMNS)}",
+                name="records",
+            )
+        start = first[table] if first is not None else 0
+        frames[table] = records_frame(table, rows, run_id, created_at, first=start)
+    return frames
 
 
 def delete_rows(tx: Any, ids: list[str]) -> None:
@@ -72,28 +145,14 @@ class RunWriter:
         tags: str | Any = (),
         run_id: str | None = None,
     ) -> None:
-        if kind not in KINDS:
-            raise ParameterError(
-                f"unknown run kind {kind!r}; valid: {list(KINDS)}", name="kind", value=kind
-            )
-        if parameters is not None and not isinstance(parameters, Mapping):
-            raise ParameterError("parameters must be a mapping", name="parameters")
         self.store = store
         self.run_id = uuid.uuid4().hex if run_id is None else str(run_id)
         self.created_at = utcnow()
-        self._row = [
-            self.run_id,
-            kind,
-            check_run_name(name),
-            self.created_at,
-            None,
-            "running",
-            check_seed(seed),
-            config_hash,
-            package_version(),
-            to_json(dict(parameters) if parameters is not None else {}, "parameters"),
-            as_list(tags, "tags") or [],
-        ]
+        self._row = run_row(
+            kind, run_id=self.run_id, created_at=self.created_at, name=name,
+            parameters=parameters, seed=seed, config_hash=config_hash, tags=tags,
+            status="running",
+        )  # fmt: skip
         self._config_hash = config_hash
         self.trajectory_rows = 0
         self.record_rows: dict[str, int] = dict.fromkeys(RECORD_COLUMNS, 0)
@@ -157,16 +216,7 @@ class RunWriter:
                 )
             start = self.trajectory_rows
             traj = traj.assign(seq=np.arange(start, start + len(traj), dtype=np.int32))
-        frames = {}
-        for table, rows in (records or {}).items():
-            if table not in RECORD_COLUMNS:
-                raise ParameterError(
-                    f"records has unknown table {table!r}; valid: {list(RECORD_COLUMNS)}",
-                    name="records",
-                )
-            frames[table] = records_frame(
-                table, rows, self.run_id, self.created_at, first=self.record_rows[table]
-            )
+        frames = record_frames(records, self.run_id, self.created_at, first=self.record_rows)
         try:
             with self.store._append() as tx:
                 if traj is not None and len(traj):
@@ -188,8 +238,7 @@ class RunWriter:
         """Add the KPIs and mark the run ``"completed"``; return its id."""
         self._check_open("close")
         kpi_rows = kpi_frame(self.run_id, kpis)
-        if duration_s is not None:
-            duration_s = float(duration_s)
+        duration_s = check_duration(duration_s)
         try:
             with self.store._write() as tx:
                 tx.insert_frame("run_kpis", kpi_rows)

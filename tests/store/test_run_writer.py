@@ -67,8 +67,12 @@ def test_a_bad_batch_is_refused_before_anything_is_written(any_store: RunStore) 
         run.append(trajectories=bad)
     # validation comes before any write: the run is still open and can go on
     run.append(trajectories=_batch(2, 1))
-    assert run.close() == run.run_id
+    # a streamed run's duration is checked as save_run checks it, before the write
+    with pytest.raises(ParameterError, match="duration_s must be a finite number"):
+        run.close(duration_s=float("nan"))
+    assert run.close(duration_s=3) == run.run_id
     assert len(any_store.trajectories(run.run_id)) == 6
+    assert any_store.get_run(run.run_id)["duration_s"] == 3.0
 
 
 def test_nothing_is_stored_before_the_first_batch(any_store: RunStore) -> None:
