@@ -34,7 +34,8 @@ import sys
 import threading
 import time
 import traceback
-from pathlib import Path
+
+from circman_kernel.core.processes import running
 
 __all__ = ["FORKSERVER_ENV", "run_forked", "serve"]
 
@@ -80,7 +81,7 @@ def run_forked(path: str, argv: list[str]) -> int | None:
         status = None
     sock.close()
     if status is None:  # the fork server is gone: follow the kernel until it ends
-        while _running(pid):
+        while running(pid):
             time.sleep(0.2)
         return 1
     return status
@@ -292,17 +293,8 @@ def _become_kernel(
     kernelapp.launch_new_instance(argv=argv)
 
 
-def _running(pid: int) -> bool:
-    """Whether process ``pid`` runs (exited but not yet reaped counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _follow(stand_in: int) -> None:
     """End this kernel when its stand-in is gone (killed: it cannot forward SIGKILL)."""
-    while _running(stand_in):
+    while running(stand_in):
         time.sleep(0.5)
     os._exit(128 + signal.SIGKILL)

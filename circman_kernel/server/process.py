@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from circman_kernel.core.processes import running
+
 __all__ = ["descendants", "run_until_signalled"]
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -41,15 +43,6 @@ def descendants(pid: int) -> set[int]:
                 found.add(child)
                 todo.append(child)
     return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _kill(pids: set[int], pgid: int) -> None:
@@ -94,15 +87,15 @@ def run_until_signalled(
             if received:
                 seen.update(descendants(proc.pid))
         # Voila is gone; kernels it did not stop (or started while stopping) go now
-        left = {pid for pid in seen if _alive(pid)}
+        left = {pid for pid in seen if running(pid)}
         if left:
             for pid in left:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGTERM)
             end = time.monotonic() + 1.0
-            while time.monotonic() < end and any(_alive(p) for p in left):
+            while time.monotonic() < end and any(running(p) for p in left):
                 time.sleep(0.05)
-            _kill({p for p in left if _alive(p)}, proc.pid)
+            _kill({p for p in left if running(p)}, proc.pid)
         else:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # anything left in Voila's group

@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from circman_kernel.core.errors import StoreError
+from circman_kernel.core.processes import running
 from circman_kernel.store.base import AbstractRunStore
 from circman_kernel.store.connection import (
     check_read_statement,
@@ -252,18 +253,8 @@ def _remove_stale_snapshots(folder: Path) -> None:
         return
     for entry in entries:
         pid = entry.name[len(_SNAPSHOT_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not running(int(pid)):
             shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _reopen(file: str, settings: dict[str, Any]) -> DuckDBStore:

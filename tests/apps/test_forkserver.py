@@ -17,6 +17,7 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
 from circman_kernel.apps.forkserver import FORKSERVER_ENV
+from circman_kernel.core.processes import running
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("jupyter-kernels")]
 
@@ -79,13 +80,6 @@ def run(kc, code: str) -> str:
     return "".join(out)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
-    except OSError:
-        return False
-
-
 def test_a_forked_kernel_runs_the_app_in_its_folder_with_its_own_random_state(
     fork_server, tmp_path: Path
 ) -> None:
@@ -134,9 +128,9 @@ def test_interrupt_and_shutdown_reach_the_forked_kernel(fork_server, tmp_path: P
         km.shutdown_kernel()  # a shutdown request: the kernel exits, then its stand-in
         assert km.provisioner is None or not km.is_alive()
         deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid) and not _alive(stand_in)
+        assert not running(pid) and not running(stand_in)
 
 
 def test_a_killed_stand_in_takes_its_kernel_along(fork_server, tmp_path: Path) -> None:
@@ -145,9 +139,9 @@ def test_a_killed_stand_in_takes_its_kernel_along(fork_server, tmp_path: Path) -
         pid = int(run(kc, "import os; print(os.getpid())"))
         os.kill(km.provisioner.process.pid, signal.SIGKILL)  # cannot be forwarded
         deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid)
+        assert not running(pid)
 
 
 def test_the_kernel_writes_to_the_stand_ins_output(fork_server, tmp_path: Path) -> None:
@@ -183,6 +177,6 @@ def test_kernels_outlive_a_stopped_fork_server(fork_server, tmp_path: Path) -> N
         assert run(kc, "print(6 * 7)").strip() == "42"
         km.shutdown_kernel()
         deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid)
+        assert not running(pid)
