@@ -15,15 +15,11 @@ import plotly.graph_objects as go
 from circman_kernel.apps._figures import axis_title, make_figure, set_traces, variable_label
 from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled, open_store
 from circman_kernel.core.errors import ParameterError
+from circman_kernel.store.queries import in_list
 
 __all__ = ["run_explorer_app", "runs_download", "parquet_bytes"]
 
 ALL = "(all kinds)"
-
-
-def _marks(ids: list[str]) -> str:
-    """``?, ?, ...``: one bound parameter per run id (portable to both store backends)."""
-    return ", ".join("?" * len(ids))
 
 
 def _label(row: pd.Series) -> str:
@@ -171,9 +167,8 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         shown = wide.T.rename(columns=names)
         table.value = shown.to_html(float_format=lambda v: f"{v:,.4g}", border=0)
         variables = store.query(
-            f"SELECT DISTINCT variable FROM trajectories WHERE run_id IN ({_marks(ids)}) "
-            "ORDER BY 1",
-            ids,
+            f"SELECT DISTINCT variable FROM trajectories WHERE {in_list('run_id')} ORDER BY 1",
+            [ids],
         )["variable"].tolist()
         current = variable.value
         variable.options = variables
@@ -194,9 +189,9 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         # DuckDB and on the PostgreSQL team store
         med = store.query(
             "SELECT run_id, step, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS value "
-            f"FROM trajectories WHERE variable = ? AND run_id IN ({_marks(ids)}) "
+            f"FROM trajectories WHERE variable = ? AND {in_list('run_id')} "
             "GROUP BY run_id, step ORDER BY run_id, step",
-            [var, *ids],
+            [var, ids],
         )
         by_run = dict(tuple(med.groupby("run_id", sort=False)))
         medians = [

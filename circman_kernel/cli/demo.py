@@ -33,6 +33,7 @@ from circman_kernel.core.config import CircmanConfig, load_config
 from circman_kernel.core.errors import CircmanError
 from circman_kernel.core.paths import data_dir
 from circman_kernel.core.version import __version__
+from circman_kernel.store.queries import in_list
 
 __all__ = ["DEMO_SCENARIOS", "SCENARIO_COLUMNS", "DemoContext", "run_demo", "scenario_summary"]
 
@@ -289,9 +290,8 @@ def _summary(ctx: DemoContext) -> pd.DataFrame:
         return pd.DataFrame()
     frame = ctx.store.query(
         "SELECT kind, name, run_id, output_modules, energy_per_module_kwh, defect_rate, "
-        f"total_impact FROM run_summary WHERE run_id IN ({', '.join('?' * len(ids))}) "
-        "ORDER BY created_at",  # portable SQL: the same on the team store
-        ids,
+        f"total_impact FROM run_summary WHERE {in_list('run_id')} ORDER BY created_at",
+        [ids],  # portable SQL: the same on the team store
     )
     frame["run_id"] = frame["run_id"].str.slice(0, 8)
     return frame.dropna(axis=1, how="all")
