@@ -99,32 +99,16 @@ def _read_int(sock: socket.socket) -> int | None:
 
 # ----------------------------------------------------------------------------- server
 def _warm() -> None:
-    """Import what every dashboard kernel imports and load the figure template."""
+    """Import the kernel's stack and every dashboard's module, and load the figure template."""
     import importlib
 
-    for module in (
-        "ipykernel.kernelapp",
-        "ipykernel.ipkernel",
-        "ipywidgets",
-        "numpy",
-        "pandas",
-        "plotly.graph_objects",
-        "circman_kernel.core.config",
-        "circman_kernel.simulation.engine",
-        "circman_kernel.twin.digital_twin",
-        "circman_kernel.lca.analyzer",
-        "circman_kernel.store.run_store",
-        "circman_kernel.apps._ui",
-        "circman_kernel.apps._figures",
-        "circman_kernel.apps.simulation",
-        "circman_kernel.apps.line_monitor",
-        "circman_kernel.apps.scenarios",
-        "circman_kernel.apps.lca",
-        "circman_kernel.apps.run_explorer",
-    ):
-        importlib.import_module(module)
+    from circman_kernel.apps import _BUILDERS
     from circman_kernel.apps._figures import warm_figures
 
+    for module in ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipywidgets"):
+        importlib.import_module(module)
+    for module in sorted(set(_BUILDERS.values())):  # the apps pull in the rest of the stack
+        importlib.import_module(f"circman_kernel.apps.{module}")
     warm_figures()
 
 
