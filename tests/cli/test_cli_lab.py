@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from circman_kernel.cli.lab import lab_command
-from circman_kernel.server.process import _alive, descendants  # zombies do not count
+from circman_kernel.core.processes import running  # zombies do not count
+from circman_kernel.server.process import descendants
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("jupyter-kernels")]
 
@@ -94,9 +95,9 @@ def test_lab_starts_as_root_answers_with_its_url_and_stops_on_a_signal(
             raise
     assert proc.returncode == (0 if stop == signal.SIGINT else 128 + stop)
     end = time.monotonic() + 5
-    while time.monotonic() < end and any(_alive(p) for p in below):
+    while time.monotonic() < end and any(running(p) for p in below):
         time.sleep(0.1)
-    assert [p for p in below if _alive(p)] == []
+    assert [p for p in below if running(p)] == []
     with socket.socket() as s:  # nobody listens any more
         assert s.connect_ex(("127.0.0.1", port)) != 0
     with socket.socket() as s:  # the port is free: the next `circman lab` can start
