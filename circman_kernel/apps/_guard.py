@@ -32,6 +32,8 @@ READS = frozenset(
         "trajectories",
         "kpis",
         "compare",
+        "variables",
+        "step_medians",
         "events",
         "list_scenarios",
         "get_scenario",

@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 from circman_kernel.apps._figures import axis_title, make_figure, set_traces, variable_label
 from circman_kernel.apps._ui import AppView, KPICard, kpi_row, labelled, open_store
 from circman_kernel.core.errors import ParameterError
-from circman_kernel.store.queries import in_list
 
 __all__ = ["run_explorer_app", "runs_download", "parquet_bytes"]
 
@@ -166,10 +165,7 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
         set_traces(app.figures["kpis"], traces)
         shown = wide.T.rename(columns=names)
         table.value = shown.to_html(float_format=lambda v: f"{v:,.4g}", border=0)
-        variables = store.query(
-            f"SELECT DISTINCT variable FROM trajectories WHERE {in_list('run_id')} ORDER BY 1",
-            [ids],
-        )["variable"].tolist()
+        variables = store.variables(ids)
         current = variable.value
         variable.options = variables
         if variables:
@@ -184,15 +180,10 @@ def run_explorer_app(store: Any = None, *, limit: int = 500, background: bool = 
             return
         fig = app.figures["trajectory"]
         label, unit = variable_label(var)
-        # the median over iterations per step, computed by the store: one query for all
-        # runs (a Monte Carlo run holds up to millions of rows); portable SQL, the same on
-        # DuckDB and on the PostgreSQL team store
-        med = store.query(
-            "SELECT run_id, step, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS value "
-            f"FROM trajectories WHERE variable = ? AND {in_list('run_id')} "
-            "GROUP BY run_id, step ORDER BY run_id, step",
-            [var, ids],
-        )
+        # the median over iterations per step, computed by the store in one read for all
+        # runs (a Monte Carlo run holds up to millions of rows); the store's own read, not
+        # a user query, so no snapshot of the store file is taken per change
+        med = store.step_medians(ids, var)
         by_run = dict(tuple(med.groupby("run_id", sort=False)))
         medians = [
             go.Scatter(x=by_run[r]["step"].to_numpy(), y=by_run[r]["value"].to_numpy(), name=r[:8])

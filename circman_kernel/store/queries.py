@@ -1,7 +1,8 @@
 """Reading runs back from the store (mixed into ``RunStore``, both backends).
 
 ``query`` (read-only SQL with bound parameters and a time limit), ``runs`` (the run list
-with filters), ``get_run``, ``trajectories``, ``kpis`` and ``compare``, and the filter the
+with filters), ``get_run``, ``trajectories``, ``kpis``, ``compare``, ``variables`` and
+``step_medians`` (what the run explorer draws), and the filter the
 listing and ``RunStore.delete_runs`` share. The SQL here is portable between DuckDB and
 PostgreSQL (``?`` placeholders, ``= ANY(?::VARCHAR[])``, ``@>``); the backends provide
 ``_read()`` and the sandboxed ``_run_query``.
@@ -206,6 +207,37 @@ class StoreQueries:
         wide = wide.reindex(ids)
         wide.columns.name = None
         return wide.astype("float64")
+
+    def variables(self, run_ids: str | Iterable[str]) -> list[str]:
+        """Return the names of the trajectory variables the runs hold, sorted."""
+        ids = self._known(run_ids)
+        sql = f"SELECT DISTINCT variable FROM trajectories WHERE {in_list('run_id')} ORDER BY 1"
+        return [str(v) for v in self._frame(sql, [ids])["variable"]]
+
+    def step_medians(self, run_ids: str | Iterable[str], variable: str) -> pd.DataFrame:
+        """Return ``variable``'s median over iterations per run and step.
+
+        One row per (``run_id``, ``step``) with the median in ``value``, ordered by run id
+        and step; computed by the database, so a Monte Carlo run of millions of rows comes
+        back as one row per step. A single run's trajectory is its own median.
+        """
+        ids = self._known(run_ids)
+        if not isinstance(variable, str):
+            raise ParameterError("variable must be a string", name="variable", value=variable)
+        return self._frame(
+            "SELECT run_id, step, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS value "
+            f"FROM trajectories WHERE variable = ? AND {in_list('run_id')} "
+            "GROUP BY run_id, step ORDER BY run_id, step",
+            [variable, ids],
+        )
+
+    def _known(self, run_ids: str | Iterable[str]) -> list[str]:
+        """Return ``run_ids`` as a list; raise naming any the store does not hold."""
+        ids = as_list(run_ids, "run_ids") or []
+        missing = self._missing(ids)
+        if missing:
+            raise StoreError(f"no run with id {missing} in {self.path}")
+        return ids
 
     def compare(self, run_ids: Iterable[str]) -> pd.DataFrame:
         """Return the KPIs of two or more runs side by side (rows: KPI, columns: run id)."""

@@ -601,6 +601,36 @@ def test_a_run_without_trajectories_reads_as_an_empty_frame(any_store: RunStore)
         any_store.trajectories("nope")
 
 
+def test_step_medians_are_the_median_over_iterations_per_step(any_store: RunStore) -> None:
+    rng = np.random.default_rng(7)
+    mc = traj(iterations=4, steps=5).assign(value=lambda d: rng.normal(size=len(d)))
+    one = traj(iterations=1, steps=3)
+    a = any_store.save_run("monte_carlo", trajectories=mc)
+    b = any_store.save_run("simulation", trajectories=one)
+    empty = any_store.save_run("lca", kpis={"total_impact": 1.0})
+    assert any_store.variables([a, b]) == ["output", "temperature"]
+    assert any_store.variables(empty) == []
+    got = any_store.step_medians([a, b], "temperature")
+    want = pd.concat(
+        [
+            frame[frame["variable"] == "temperature"]
+            .groupby("step", as_index=False)["value"]
+            .median()  # an even number of iterations: the mean of the middle two
+            .assign(run_id=rid)
+            for rid, frame in sorted({a: mc, b: one}.items())
+        ]
+    )
+    assert got.columns.tolist() == ["run_id", "step", "value"]
+    assert got["run_id"].tolist() == want["run_id"].tolist()
+    assert got["step"].tolist() == want["step"].tolist()
+    np.testing.assert_allclose(got["value"], want["value"], rtol=1e-12)
+    assert any_store.step_medians(a, "no such variable").empty
+    with pytest.raises(StoreError, match="nope"):
+        any_store.step_medians([a, "nope"], "temperature")
+    with pytest.raises(StoreError, match="nope"):
+        any_store.variables("nope")
+
+
 def test_a_store_is_a_context_manager(store_url: str) -> None:
     with RunStore(store_url) as store:
         rid = store.save_run("simulation")
