@@ -9,8 +9,6 @@ standard library only, so nothing of tornado or Voila is imported into the test.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voila_server import _wait_http, free_port, server_env
+from voila_server import _wait_http, free_port, server_env, stop_server
 
 from circman_kernel.core.roles import ROLES
 
@@ -165,10 +163,4 @@ def team_server(
             server.tokens[role] = sign_in(server, user, password(role))
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_server(proc, grace_s=20)

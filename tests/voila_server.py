@@ -14,7 +14,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,56 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) ->
     )
 
 
+def stop_server(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """Stop a server subprocess and everything it started.
+
+    SIGTERM first (circman and Voila stop their kernels themselves); after ``grace_s``, or
+    for anything that outlived the server, SIGKILL: the processes it had started and, when
+    it led a process group of its own, every member of that group.
+    """
+    import psutil
+
+    try:
+        top = psutil.Process(proc.pid)
+        tree = [top, *top.children(recursive=True)]
+        group = proc.pid if os.getpgid(proc.pid) == proc.pid else None
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        tree, group = [], None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(grace_s)
+    for p in leftovers(group, tree):
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            continue
+    if proc.poll() is None:
+        proc.wait(10)
+
+
+def leftovers(pgid: int | None, watched: list) -> list:
+    """The processes of ``watched``, and of process group ``pgid``, still running."""
+    import psutil
+
+    def alive(p) -> bool:
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    left = [p for p in watched if alive(p)]
+    if pgid is None:
+        return left
+    for p in psutil.process_iter():
+        try:
+            if os.getpgid(p.pid) == pgid and alive(p) and p not in left:
+                left.append(p)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return left
+
+
 def server_env(tmp: Path) -> dict[str, str]:
     """Return the environment of a test server: Jupyter folders, store and cache in ``tmp``."""
     home = tmp / "home"
@@ -108,7 +158,7 @@ def voila_server(
     timeout_s: float = 60.0,
     refill_delay_s: float | None = None,
 ) -> Iterator[VoilaServer]:
-    """Run ``circman dashboard``'s Voila command in ``tmp``; stop it with SIGTERM on exit.
+    """Run ``circman dashboard``'s Voila command in ``tmp``; stopped by :func:`stop_server`.
 
     ``refill_delay_s`` delays refilling a kernel pool after a view took its kernel (the
     browser tests open each app once and need no refill competing for the CPU).
@@ -137,10 +187,4 @@ def voila_server(
         _wait_http(f"http://127.0.0.1:{port}/voila/tree", proc, log, timeout_s)
         yield VoilaServer(f"http://127.0.0.1:{port}/", proc, db, log, cmd.env)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_server(proc)

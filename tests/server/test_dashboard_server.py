@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from voila_server import CHROMIUM, CHROMIUM_ARGS, free_port, server_env
+from voila_server import CHROMIUM, CHROMIUM_ARGS, free_port, leftovers, server_env, stop_server
 
 from circman_kernel.core.errors import ParameterError
 from circman_kernel.server.dashboard import (
@@ -156,46 +156,8 @@ def circman_dashboard(tmp: Path, *args: str) -> Iterator[tuple[subprocess.Popen,
             time.sleep(0.3)
         yield proc, url
     finally:
-        _stop(proc)
+        stop_server(proc)
         log.close()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop ``circman dashboard`` and everything it started (Voila has a group of its own)."""
-    import psutil
-
-    try:
-        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)  # circman stops Voila and its kernels
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    for p in _leftovers(proc.pid, tree):
-        p.kill()
-
-
-def _leftovers(pgid: int, watched: list) -> list:
-    import psutil
-
-    def alive(p) -> bool:
-        try:
-            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    left = [p for p in watched if alive(p)]
-    for p in psutil.process_iter():
-        try:
-            if os.getpgid(p.pid) == pgid and alive(p) and p not in left:
-                left.append(p)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return left
 
 
 @pytest.mark.slow
@@ -219,9 +181,9 @@ def test_signal_stops_voila_and_every_kernel_within_10_s(tmp_path: Path, sig: in
         assert len(watched) >= 4  # circman, Voila, two kernels
         os.kill(proc.pid, sig)
         start = time.monotonic()
-        while _leftovers(proc.pid, watched) and time.monotonic() - start < 10:
+        while leftovers(proc.pid, watched) and time.monotonic() - start < 10:
             time.sleep(0.1)
-        left = _leftovers(proc.pid, watched)
+        left = leftovers(proc.pid, watched)
         assert left == [], f"still running {time.monotonic() - start:.1f} s after {sig!r}: {left}"
         assert proc.wait(1) == (0 if sig == signal.SIGINT else 128 + sig)
 
