@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from full_disk import assert_full_disk_reported
 
 from circman_kernel.core.errors import StoreError
 from circman_kernel.store.run_store import RunStore
@@ -183,10 +184,4 @@ def test_full_disk_is_named_first(db_path: Path) -> None:
         [sys.executable, "-c", _FULL_DISK, str(db_path)],
         env=_env(str(db_path)), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    error, runs = out.stdout.strip().splitlines()
-    kind, message = error.split("|", 1)
-    assert kind == "StoreError"
-    assert message.startswith("disk full or file size limit reached while writing")
-    assert "File too large" in message and "transaction is aborted" not in message
-    assert runs == "['after', 'before']"  # nothing of the big run, the store still works
+    assert_full_disk_reported(out)

@@ -14,6 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from full_disk import assert_full_disk_reported
 
 from circman_kernel.core.errors import DataSourceError
 from circman_kernel.twin import sync as sync_module
@@ -164,10 +165,4 @@ def test_a_full_disk_during_a_recorded_replay_is_named_and_leaves_nothing(tmp_pa
         [sys.executable, "-c", _FULL_DISK, str(tmp_path)],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    error, runs = out.stdout.strip().splitlines()
-    kind, message = error.split("|", 1)
-    assert kind == "StoreError"
-    assert message.startswith("disk full or file size limit reached while writing")
-    assert "File too large" in message and "transaction is aborted" not in message
-    assert runs == "['after', 'before']"  # no part of the replay, the store still works
+    assert_full_disk_reported(out)
