@@ -233,7 +233,11 @@ def test_dask_local_cluster_sweep_equals_serial_sweep(config) -> None:
     serial = evaluate(exp, config=config, steps=50, seed=3, chunk_size=16)
     with (
         distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            # ":0": a free port for its HTTP server (two clusters at once would clash on 8787)
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

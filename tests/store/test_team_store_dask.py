@@ -22,7 +22,7 @@ def client():
 
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                     dashboard_address=None, silence_logs=40) as cluster,
+                     dashboard_address=":0", silence_logs=40) as cluster,
         Client(cluster) as c,
     ):  # fmt: skip
         yield c
