@@ -75,9 +75,16 @@ class DemoContext:
     twin: Any = None
     run_ids: list[str] = field(default_factory=list)
     day_kpis: dict[str, float] = field(default_factory=dict)
+    bar: Any = None  # the progress bar (tqdm) the report is written around, if any
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        if self.bar is not None and not self.bar.disable:
+            # above the bar: cleared, the line written, the bar drawn again below it (a
+            # plain print would leave a stale bar line in a terminal between the steps)
+            self.bar.write(text, file=self.out)
+            self.out.flush()
+        else:
+            print(text, file=self.out, flush=True)
 
 
 def _has(*modules: str) -> bool:
@@ -330,6 +337,7 @@ def run_demo(
     ctx.say(f"  the store holds {before} run(s) before this demo")
     skipped = []
     bar = tqdm(STEPS, desc="circman demo", unit="step", disable=not progress, file=sys.stderr)
+    ctx.bar = bar
     for i, step in enumerate(bar, start=1):
         bar.set_postfix_str(step.title)
         ctx.say(f"\n[{i}/{len(STEPS)}] {step.title}")
@@ -341,6 +349,7 @@ def run_demo(
         step.run(ctx)
         ctx.say(f"  ({time.perf_counter() - t0:.1f} s)")
     bar.close()
+    ctx.bar = None
 
     summary = _summary(ctx)
     after = len(store.runs())

@@ -6,9 +6,11 @@ import csv
 import io
 import os
 import re
+import select
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -251,3 +253,66 @@ def test_demo_on_the_team_store_stores_and_summarises_every_kind(pg_url: str) ->
     listed = {line.split()[0] for line in table.splitlines()[2:] if line.strip()}
     assert listed == KINDS, table
     assert "***" in text.split("Database:")[1].splitlines()[0]  # the password is not printed
+
+
+def _screen(raw: str) -> list[str]:
+    """What a terminal shows for ``raw``: carriage returns overwrite, cursor-up moves up."""
+    lines: list[list[str]] = [[]]
+    row = col = 0
+    i = 0
+    while i < len(raw):
+        up = re.match(r"\x1b\[(\d*)A", raw[i:])
+        if up:
+            row = max(0, row - int(up.group(1) or 1))
+            i += len(up.group(0))
+            continue
+        ch = raw[i]
+        if ch == "\r":
+            col = 0
+        elif ch == "\n":
+            row, col = row + 1, 0
+            lines.extend([] for _ in range(row + 1 - len(lines)))
+        else:
+            line = lines[row]
+            line.extend(" " for _ in range(col + 1 - len(line)))
+            line[col] = ch
+            col += 1
+        i += 1
+    return ["".join(line).rstrip() for line in lines]
+
+
+def test_in_a_terminal_the_report_scrolls_above_one_progress_bar(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    env = {**os.environ, "CIRCMAN_DB": str(tmp_path / "tty.duckdb")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "circman_kernel.cli", "demo"],
+        env=env, stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    chunks, deadline = [], time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not select.select([leader], [], [], 1.0)[0]:
+            continue
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the demo has exited
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.wait(10) == 0
+    screen = _screen(b"".join(chunks).decode("utf-8", "replace"))
+    bars = [i for i, line in enumerate(screen) if line.startswith("circman demo:")]
+    steps = [i for i, line in enumerate(screen) if re.match(r"\[\d/\d\] ", line)]
+    assert len(steps) == len(STEPS)
+    # one bar, left finished below the last step's lines (no stale bar line between steps)
+    assert len(bars) == 1 and bars[0] > steps[-1], "\n".join(screen[: steps[-1] + 3])
+    assert f"{len(STEPS)}/{len(STEPS)}" in screen[bars[0]]
+    assert "Runs added by this demo" in "\n".join(screen[bars[0] :])
