@@ -336,7 +336,9 @@ def run_demo(
     ctx.say(f"circman {__version__}: end-to-end demo on {store.path}")
     ctx.say(f"  the store holds {before} run(s) before this demo")
     skipped = []
-    bar = tqdm(STEPS, desc="circman demo", unit="step", disable=not progress, file=sys.stderr)
+    # disable=None: drawn on a terminal only, never into a log or a pipe
+    bar = tqdm(STEPS, desc="circman demo", unit="step", disable=None if progress else True,
+               file=sys.stderr)  # fmt: skip
     ctx.bar = bar
     for i, step in enumerate(bar, start=1):
         bar.set_postfix_str(step.title)

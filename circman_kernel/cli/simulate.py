@@ -103,7 +103,7 @@ def _simulate(args: argparse.Namespace) -> int:
     engine = SimulationEngine(_config(args), store=_store(args))
     params = _parse_params(args.param)
     if args.iterations == 1:
-        with tqdm(total=1, desc="simulate", leave=False, file=sys.stderr) as bar:
+        with tqdm(total=1, desc="simulate", leave=False, file=sys.stderr, disable=None) as bar:
             res = engine.run_simulation(args.steps, None, params, seed=args.seed, name=args.name)
             bar.update()
         print(f"simulated {len(res) - 1} steps (seed {res.seed})") if not args.json else None
@@ -169,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
     sc = manager.get_scenario(args.name)
     if args.no_store:
         manager.store = None
-    with tqdm(total=1, desc=f"scenario {sc.name}", leave=False, file=sys.stderr) as bar:
+    with tqdm(total=1, desc=f"scenario {sc.name}", leave=False, file=sys.stderr,
+              disable=None) as bar:  # fmt: skip
         res = manager.run_scenario(sc, args.steps, seed=args.seed)
         bar.update()
     if not args.json:

@@ -115,7 +115,9 @@ def _map(
     """Run ``worker(task)`` for each task in order (in-process or on ``executor``)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(tasks), desc=desc, disable=not progress or len(tasks) < 2, leave=False)
+    # disable=None: a terminal or a notebook shows the bar, a log or a pipe gets none
+    off = True if not progress or len(tasks) < 2 else None
+    bar = tqdm(total=len(tasks), desc=desc, disable=off, leave=False)
     try:
         if executor is None:
             out = []

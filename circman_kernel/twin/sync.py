@@ -86,7 +86,7 @@ class Synchronizer:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(desc=f"replay {self.source.name}", unit="row")
+            bar = tqdm(desc=f"replay {self.source.name}", unit="row", disable=None)  # not into logs
         update = self.twin.update
         current = self.twin.state_manager._current
         try:
