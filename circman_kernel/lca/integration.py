@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -215,9 +216,11 @@ class LCAIntegration:
         phases as KPIs and a row in ``lca_results``; with ``output_dir`` a JSON report
         ``lca_<batch>_<time>.json`` is written there. Nothing is written otherwise.
         """
+        start = time.perf_counter()
         state = self._state(state)
         inputs = self.lca_inputs_from_state(state)
         impact = self.lca_analyzer.perform_full_lca(**inputs)
+        duration_s = time.perf_counter() - start
         batch = batch_id or state.get("batch_id") or "unknown"
         timestamp = datetime.now().isoformat()
         row = {
@@ -238,6 +241,7 @@ class LCAIntegration:
                 name=batch,
                 parameters={k: v for k, v in inputs.items()},
                 config_hash=self.config.config_hash,
+                duration_s=duration_s,
                 kpis=kpis,
                 records={"lca_results": [row]},
             )

@@ -499,6 +499,7 @@ def test_perform_lca_analysis_hand_worked_and_stored(config, store, tmp_path, mo
     runs = store.runs("lca")
     assert len(runs) == 1
     run = store.get_run(runs["id"].iloc[0])
+    assert 0 < run["duration_s"] < 5  # timed like every other run (was left empty)
     assert run["kpis"]["total_impact"] == pytest.approx(-25754.7325)
     assert run["kpis"]["net_impact"] == pytest.approx(-25954.7325)
     assert run["kpis"]["manufacturing_impact"] == pytest.approx(710.25)
