@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -77,9 +78,9 @@ def run_bounded(
             done.set()
 
     thread = threading.Thread(target=target, name="circman-query", daemon=True)
-    thread.start()
     timed_out = False
     try:
+        thread.start()  # inside the try: a Ctrl-C that lands here still cancels the statement
         remaining = timeout_s
         while not done.wait(0.05 if remaining is None else min(0.05, max(remaining, 0.0))):
             if remaining is not None:
@@ -103,10 +104,26 @@ def run_bounded(
 
 
 def _stop(cancel: Callable[[], None], done: threading.Event) -> None:
-    try:
-        cancel()
-    finally:
-        done.wait(_STOP_GRACE_S)
+    """Cancel the statement until it stops (at most :data:`_STOP_GRACE_S`).
+
+    A cancel that arrives before the statement has begun is lost (DuckDB clears its
+    interrupt flag when a query starts; PostgreSQL cancels only what is running), so it is
+    sent again, at growing intervals, until the helper thread is done. A cancel call that
+    fails is raised only if the statement did not stop.
+    """
+    deadline = time.monotonic() + _STOP_GRACE_S
+    pause, error = 0.02, None
+    while not done.is_set():
+        try:
+            cancel()
+        except Exception as exc:
+            error = error or exc
+        left = deadline - time.monotonic()
+        if left <= 0 or done.wait(min(pause, left)):
+            break
+        pause = min(2 * pause, 1.0)
+    if error is not None and not done.is_set():
+        raise error
 
 
 def numbered_placeholders(

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,35 @@ def test_endless_query_stops_at_its_time_limit(db_path: Path) -> None:
     assert "time limit of 1 s" in out.stderr and "Traceback" not in out.stderr
     assert time.monotonic() - start < 20
     assert not list(db_path.parent.glob(".circman-query-*"))  # the snapshot is gone
+
+
+def test_a_cancel_that_comes_before_the_statement_begins_is_sent_again() -> None:
+    # the helper thread starts the statement only after the time limit (a busy machine
+    # may schedule it that late): DuckDB drops an interrupt sent before a query begins,
+    # so one cancel would leave the statement running for ever
+    import duckdb
+
+    from circman_kernel.store.sandbox import QueryTimeout, run_bounded
+
+    con = duckdb.connect(":memory:")
+    started = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def late_statement() -> None:
+        time.sleep(0.5)
+        started.set()
+        try:
+            con.execute(ENDLESS).fetchall()
+        except duckdb.InterruptException:
+            outcome["stopped"] = "interrupted"
+            raise
+
+    t0 = time.monotonic()
+    with pytest.raises(QueryTimeout, match="time limit of 0.1 s"):
+        run_bounded(late_statement, con.interrupt, 0.1, "the query")
+    assert started.is_set() and outcome == {"stopped": "interrupted"}
+    assert time.monotonic() - t0 < 5  # the statement stopped soon after it began
+    con.close()
 
 
 def test_simulate_is_not_blocked_by_a_running_query(db_path: Path) -> None:
