@@ -44,10 +44,10 @@ def _query_running(folder: Path, deadline_s: float = 30) -> None:
 
 
 def _as_in_a_terminal() -> None:
-    # Ctrl-C in a terminal reaches a program whose SIGINT is the default. The test worker
-    # may not be: something in the suite leaves SIGINT and SIGQUIT ignored in it at times
-    # (seen in /proc/self/status), and a child inherits an ignored signal, so the query
-    # would never see the SIGINT this test sends
+    # Ctrl-C in a terminal reaches a program whose SIGINT is the default. The suite's may
+    # not be: run as a background job of a non-interactive shell (`make test &`), every
+    # process of it starts with SIGINT and SIGQUIT ignored, a child inherits that, and the
+    # query would never see the SIGINT this test sends
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
