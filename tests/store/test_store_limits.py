@@ -51,6 +51,16 @@ def _as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _ended(query: subprocess.Popen, timeout_s: float = 30) -> str:
+    """Return the stderr of ``query`` once it has ended; kill it if it does not end in time."""
+    try:
+        return query.communicate(timeout=timeout_s)[1]
+    finally:
+        if query.poll() is None:  # the test fails; the query must not outlive it
+            query.kill()
+            query.communicate()
+
+
 def _endless_query(db_path: Path) -> subprocess.Popen:
     RunStore(db_path)
     return subprocess.Popen(
@@ -117,7 +127,7 @@ def test_simulate_is_not_blocked_by_a_running_query(db_path: Path) -> None:
         assert RunStore(db_path).runs()["name"].tolist() == ["beside"]
     finally:
         query.send_signal(signal.SIGINT)
-        _, err = query.communicate(timeout=30)
+        err = _ended(query)
     assert query.returncode == 130
     assert err.strip().splitlines() == [
         "circman runs sql: interrupted (Ctrl-C); the query was cancelled"
@@ -129,7 +139,7 @@ def test_sigterm_cancels_the_query_with_one_line(db_path: Path) -> None:
     _query_running(db_path.parent)
     start = time.monotonic()
     query.send_signal(signal.SIGTERM)
-    _, err = query.communicate(timeout=30)
+    err = _ended(query)
     assert query.returncode == 143 and time.monotonic() - start < 10
     assert err.strip().splitlines() == [
         "circman runs sql: terminated (SIGTERM); the query was cancelled"
