@@ -210,9 +210,8 @@ class StoreQueries:
 
     def variables(self, run_ids: str | Iterable[str]) -> list[str]:
         """Return the names of the trajectory variables the runs hold, sorted."""
-        ids = self._known(run_ids)
         sql = f"SELECT DISTINCT variable FROM trajectories WHERE {in_list('run_id')} ORDER BY 1"
-        return [str(v) for v in self._frame(sql, [ids])["variable"]]
+        return [str(v) for v in self._frame_of_runs(run_ids, sql)["variable"]]
 
     def step_medians(self, run_ids: str | Iterable[str], variable: str) -> pd.DataFrame:
         """Return ``variable``'s median over iterations per run and step.
@@ -221,23 +220,29 @@ class StoreQueries:
         and step; computed by the database, so a Monte Carlo run of millions of rows comes
         back as one row per step. A single run's trajectory is its own median.
         """
-        ids = self._known(run_ids)
         if not isinstance(variable, str):
             raise ParameterError("variable must be a string", name="variable", value=variable)
-        return self._frame(
+        return self._frame_of_runs(
+            run_ids,
             "SELECT run_id, step, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS value "
             f"FROM trajectories WHERE variable = ? AND {in_list('run_id')} "
             "GROUP BY run_id, step ORDER BY run_id, step",
-            [variable, ids],
+            [variable],
         )
 
-    def _known(self, run_ids: str | Iterable[str]) -> list[str]:
-        """Return ``run_ids`` as a list; raise naming any the store does not hold."""
+    def _frame_of_runs(
+        self, run_ids: str | Iterable[str], sql: str, params: Sequence[Any] = ()
+    ) -> pd.DataFrame:
+        """Read trusted ``sql`` (``params`` then the id list) in the read that checks the ids.
+
+        Raises ``StoreError`` naming any id the store does not hold.
+        """
         ids = as_list(run_ids, "run_ids") or []
-        missing = self._missing(ids)
-        if missing:
-            raise StoreError(f"no run with id {missing} in {self.path}")
-        return ids
+        with self._read() as rx:
+            missing = _absent(rx, ids)
+            if missing:
+                raise StoreError(f"no run with id {missing} in {self.path}")
+            return rx.frame(sql, [*params, ids])
 
     def compare(self, run_ids: Iterable[str]) -> pd.DataFrame:
         """Return the KPIs of two or more runs side by side (rows: KPI, columns: run id)."""
@@ -248,5 +253,10 @@ class StoreQueries:
 
     def _missing(self, ids: list[str]) -> list[str]:
         with self._read() as rx:
-            found = {r[0] for r in rx.fetchall(f"SELECT id FROM runs WHERE {in_list('id')}", [ids])}
-        return [i for i in ids if i not in found]
+            return _absent(rx, ids)
+
+
+def _absent(rx: Any, ids: list[str]) -> list[str]:
+    """The ids of ``ids`` that no run of the store has, in order (inside the read ``rx``)."""
+    found = {r[0] for r in rx.fetchall(f"SELECT id FROM runs WHERE {in_list('id')}", [ids])}
+    return [i for i in ids if i not in found]
